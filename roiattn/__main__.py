@@ -1,0 +1,5 @@
+import sys
+
+from roiattn.cli import main
+
+sys.exit(main())

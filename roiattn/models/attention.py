@@ -1,0 +1,95 @@
+"""The paper's method: the ROI mask becomes an attention map merged into the main branch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from roiattn.masks import RESIZE_MODES, resize_mask
+from roiattn.models.backbone import MERGE_POINTS, resnet_forward, stage_channels
+from roiattn.models.base import RegionClassifier, check_inputs
+
+MERGE_OPS: tuple[str, ...] = ("add", "mul")
+
+
+class AttentionBranch(nn.Module):
+    """Resize the mask to the features' size, turn it into a map with one conv, merge it.
+
+    Initialised so the merge does nothing: for ``add`` weights 0 and bias 0 (x + 0), for ``mul``
+    weights 0 and bias 1 (x * 1). Its effect grows from zero as it trains.
+    """
+
+    def __init__(
+        self, channels: int, op: str = "add", kernel_size: int = 3, mask_resize: str = "bilinear"
+    ) -> None:
+        super().__init__()
+        if op not in MERGE_OPS:
+            raise ValueError(f"unknown merge op {op!r}: choose one of {MERGE_OPS}")
+        if mask_resize not in RESIZE_MODES:
+            raise ValueError(f"unknown mask_resize {mask_resize!r}: choose one of {RESIZE_MODES}")
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be a positive odd int, got {kernel_size}")
+        self.op = op
+        self.mask_resize = mask_resize
+        self.conv = nn.Conv2d(1, channels, kernel_size, stride=1, padding=kernel_size // 2)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.constant_(self.conv.bias, 0.0 if op == "add" else 1.0)
+
+    def attention_map(self, features: Tensor, masks: Tensor) -> Tensor:
+        """The map this branch merges into ``features`` (same shape as the features)."""
+        small = resize_mask(masks, features.shape[-2:], self.mask_resize)
+        return self.conv(small.to(features.dtype))
+
+    def forward(self, features: Tensor, masks: Tensor) -> Tensor:
+        attention = self.attention_map(features, masks)
+        return features + attention if self.op == "add" else features * attention
+
+
+class ROIAttentionNet(RegionClassifier):
+    """A ResNet with an attention branch at each point in ``merge_at`` (paper Fig. 3b-3g)."""
+
+    def __init__(
+        self,
+        arch: str = "resnet50",
+        num_classes: int = 80,
+        merge_at: Sequence[str] = ("conv1",),
+        op: str = "add",
+        mask_resize: str = "bilinear",
+        kernel_size: int = 3,
+        weights: str | None = None,
+    ) -> None:
+        merge_at = (merge_at,) if isinstance(merge_at, str) else tuple(merge_at)
+        unknown = [p for p in merge_at if p not in MERGE_POINTS]
+        if unknown or not merge_at or len(set(merge_at)) != len(merge_at):
+            raise ValueError(
+                f"merge_at must be distinct points from {MERGE_POINTS}, got {merge_at!r}"
+            )
+        super().__init__(arch, num_classes, weights)
+        self.merge_at = tuple(p for p in MERGE_POINTS if p in merge_at)  # network order
+        self.op = op
+        points = "all" if self.merge_at == MERGE_POINTS else "+".join(self.merge_at)
+        self.method = f"attn-{op}@{points}"
+        channels = stage_channels(self.backbone)
+        self.branches = nn.ModuleDict(
+            {p: AttentionBranch(channels[p], op, kernel_size, mask_resize) for p in self.merge_at}
+        )
+
+    def classify(self, images: Tensor, masks: Tensor) -> Tensor:
+        at = {p: (lambda x, b=self.branches[p]: b(x, masks)) for p in self.merge_at}
+        return resnet_forward(self.backbone, images, at)
+
+    def attention_maps(self, images: Tensor, masks: Tensor) -> dict[str, Tensor]:
+        """The attention map at each merge point for this batch (for figures)."""
+        masks = check_inputs(images, masks)
+        maps: dict[str, Tensor] = {}
+
+        def record(point: str):
+            def merge(x: Tensor) -> Tensor:
+                maps[point] = self.branches[point].attention_map(x, masks)
+                return self.branches[point](x, masks)
+
+            return merge
+
+        resnet_forward(self.backbone, images, {p: record(p) for p in self.merge_at})
+        return maps

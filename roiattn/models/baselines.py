@@ -1,0 +1,149 @@
+"""What the paper's method is compared with: hard attention, cropping, the mask as a channel,
+and the whole image with the mask ignored."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torchvision.ops import roi_align
+
+from roiattn.masks import RESIZE_MODES, resize_mask
+from roiattn.models.backbone import MERGE_POINTS, resnet_forward
+from roiattn.models.base import RegionClassifier, check_inputs
+
+HARD_POINTS: tuple[str, ...] = ("input", *MERGE_POINTS)
+
+
+class ImageOnlyNet(RegionClassifier):
+    """The whole image, mask ignored: the lower bound (it cannot know which object is meant)."""
+
+    method = "image"
+
+    def classify(self, images: Tensor, masks: Tensor) -> Tensor:
+        return self.backbone(images)
+
+
+class HardAttentionNet(RegionClassifier):
+    """Everything outside the ROI is zeroed at one point (``input``, ``conv1``, ``layerK``).
+
+    At ``input`` the images are normalised, so the background becomes the mean colour. Deeper,
+    the mask is resized to the feature map with ``mask_resize`` (``max`` by default, so a small
+    region keeps at least one cell) and every cell outside it is zeroed.
+    """
+
+    def __init__(
+        self,
+        arch: str = "resnet50",
+        num_classes: int = 80,
+        at: str = "input",
+        mask_resize: str = "max",
+        weights: str | None = None,
+    ) -> None:
+        if at not in HARD_POINTS:
+            raise ValueError(f"unknown hard-attention point {at!r}: choose one of {HARD_POINTS}")
+        if mask_resize not in RESIZE_MODES:
+            raise ValueError(f"unknown mask_resize {mask_resize!r}: choose one of {RESIZE_MODES}")
+        super().__init__(arch, num_classes, weights)
+        self.at = at
+        self.mask_resize = mask_resize
+        self.method = f"hard@{at}"
+
+    def classify(self, images: Tensor, masks: Tensor) -> Tensor:
+        def keep_roi(x: Tensor) -> Tensor:
+            inside = resize_mask(masks, x.shape[-2:], self.mask_resize) > 0
+            return x * inside.to(x.dtype)
+
+        return resnet_forward(self.backbone, images, {self.at: keep_roi})
+
+
+def mask_boxes(masks: Tensor, margin: float) -> Tensor:
+    """Each mask's bounding box ``(x0, y0, x1, y1)`` in pixel edges, grown by ``margin`` times its
+    size on every side and clipped to the image. An empty mask gives the whole image."""
+    b, _, h, w = masks.shape
+    inside = masks[:, 0] > 0
+    rows, cols = inside.any(dim=2), inside.any(dim=1)
+    ys = torch.arange(h, device=masks.device).expand(b, h)
+    xs = torch.arange(w, device=masks.device).expand(b, w)
+    y0 = torch.where(rows, ys, h).amin(1).float()
+    y1 = torch.where(rows, ys, -1).amax(1).float() + 1
+    x0 = torch.where(cols, xs, w).amin(1).float()
+    x1 = torch.where(cols, xs, -1).amax(1).float() + 1
+    empty = ~rows.any(1)
+    y0, x0 = torch.where(empty, 0.0, y0), torch.where(empty, 0.0, x0)
+    y1, x1 = torch.where(empty, float(h), y1), torch.where(empty, float(w), x1)
+    grow_y, grow_x = margin * (y1 - y0), margin * (x1 - x0)
+    return torch.stack(
+        [
+            (x0 - grow_x).clamp(min=0),
+            (y0 - grow_y).clamp(min=0),
+            (x1 + grow_x).clamp(max=w),
+            (y1 + grow_y).clamp(max=h),
+        ],
+        dim=1,
+    )
+
+
+class CropNet(RegionClassifier):
+    """The image cropped to the ROI's box (plus ``margin``) and resized to the input size.
+
+    The crop is taken from the network's input, so a tiny region is upsampled from few pixels:
+    a dataset that crops at native resolution would do better, at the price of its own pipeline.
+    """
+
+    method = "crop"
+
+    def __init__(
+        self,
+        arch: str = "resnet50",
+        num_classes: int = 80,
+        margin: float = 0.1,
+        weights: str | None = None,
+    ) -> None:
+        if margin < 0:
+            raise ValueError(f"margin must be >= 0, got {margin}")
+        super().__init__(arch, num_classes, weights)
+        self.margin = margin
+
+    def crop(self, images: Tensor, masks: Tensor) -> Tensor:
+        """The crops the backbone sees, shaped like ``images`` (for figures)."""
+        return self._crop(images, check_inputs(images, masks))
+
+    def _crop(self, images: Tensor, masks: Tensor) -> Tensor:
+        boxes = mask_boxes(masks, self.margin).to(images.dtype)
+        indexed = torch.cat([torch.arange(len(boxes), device=boxes.device)[:, None], boxes], 1)
+        return roi_align(images, indexed, images.shape[-2:], 1.0, sampling_ratio=2, aligned=True)
+
+    def classify(self, images: Tensor, masks: Tensor) -> Tensor:
+        return self.backbone(self._crop(images, masks))
+
+
+class MaskChannelNet(RegionClassifier):
+    """The mask as a fourth input channel of conv1, its filter zero-initialised.
+
+    Written as a separate conv of the mask added to conv1's output: by linearity that is exactly a
+    4-channel conv1, and it leaves the pretrained 3-channel filter untouched. Compare with
+    ``attn-add@conv1``, which adds a 3x3 conv of the *resized* mask at the same point.
+    """
+
+    method = "mask-channel"
+
+    def __init__(
+        self, arch: str = "resnet50", num_classes: int = 80, weights: str | None = None
+    ) -> None:
+        super().__init__(arch, num_classes, weights)
+        conv1 = self.backbone.conv1
+        self.mask_conv = nn.Conv2d(
+            1,
+            conv1.out_channels,
+            conv1.kernel_size,
+            stride=conv1.stride,
+            padding=conv1.padding,
+            bias=False,
+        )
+        nn.init.zeros_(self.mask_conv.weight)
+
+    def classify(self, images: Tensor, masks: Tensor) -> Tensor:
+        def add_mask_channel(x: Tensor) -> Tensor:
+            return x + self.mask_conv(masks.to(x.dtype))
+
+        return resnet_forward(self.backbone, images, {"conv1": add_mask_channel})
