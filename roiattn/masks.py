@@ -35,8 +35,7 @@ def as_mask_batch(mask: torch.Tensor | np.ndarray) -> torch.Tensor:
         mask = mask[:, None]
     elif mask.dim() != 4 or mask.shape[1] != 1:
         raise ValueError(
-            "mask must be shaped (H, W), (B, H, W) or (B, 1, H, W), "
-            f"got shape {tuple(mask.shape)}"
+            f"mask must be shaped (H, W), (B, H, W) or (B, 1, H, W), got shape {tuple(mask.shape)}"
         )
     if mask.numel() == 0:
         raise ValueError(f"mask is empty (shape {tuple(mask.shape)})")
