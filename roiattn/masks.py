@@ -18,7 +18,7 @@ RESIZE_MODES: tuple[str, ...] = ("bilinear", "nearest", "area", "max")
 
 
 def as_mask_batch(mask: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """Check a mask and return it as float ``(B, 1, H, W)`` with values in [0, 1].
+    """Check a mask and return it as float32 ``(B, 1, H, W)`` with values in [0, 1].
 
     Accepts ``(H, W)``, ``(B, H, W)`` or ``(B, 1, H, W)``; bool, integer (0 or 1) or float in
     [0, 1]. Anything else raises ``ValueError`` saying what was expected and what came.
@@ -41,8 +41,7 @@ def as_mask_batch(mask: torch.Tensor | np.ndarray) -> torch.Tensor:
         raise ValueError(f"mask is empty (shape {tuple(mask.shape)})")
     if mask.dtype == torch.bool:
         return mask.float()
-    if not mask.is_floating_point():
-        mask = mask.float()
+    mask = mask.float()
     low, high = torch.aminmax(mask)
     low, high = float(low), float(high)
     if np.isnan(low) or np.isnan(high):

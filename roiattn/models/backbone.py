@@ -7,6 +7,7 @@ A merge point is where a side branch meets the main branch: ``conv1`` is the con
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlparse
@@ -63,7 +64,7 @@ def _load_state_dict(arch: str, entry) -> dict[str, Tensor]:
             f"{cached} (torch.hub's cache; set TORCH_HOME to move it), "
             "or build the model with weights=None."
         ) from error
-    except (RuntimeError, EOFError) as error:
+    except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as error:
         raise WeightsUnavailableError(
             f"the cached weights file {cached} could not be read ({error}): "
             "delete it and run again to download it afresh."

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 from torchvision.ops import roi_align
 
-from roiattn.masks import RESIZE_MODES, resize_mask
+from roiattn.masks import RESIZE_MODES, as_mask_batch, resize_mask
 from roiattn.models.backbone import MERGE_POINTS, resnet_forward
 from roiattn.models.base import RegionClassifier, check_inputs
 
@@ -59,6 +59,7 @@ class HardAttentionNet(RegionClassifier):
 def mask_boxes(masks: Tensor, margin: float) -> Tensor:
     """Each mask's bounding box ``(x0, y0, x1, y1)`` in pixel edges, grown by ``margin`` times its
     size on every side and clipped to the image. An empty mask gives the whole image."""
+    masks = as_mask_batch(masks)
     b, _, h, w = masks.shape
     inside = masks[:, 0] > 0
     rows, cols = inside.any(dim=2), inside.any(dim=1)
