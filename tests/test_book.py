@@ -1,0 +1,151 @@
+"""The book: it builds with Jupyter Book 1.x, warnings as errors, and its pages work in a real
+headless Chromium (no console errors, figures decoded, widgets rendered, Colab links right)."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part.get("chapters", [])]
+    return files
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """Build the book from the working tree into a fresh folder (executing every notebook)."""
+    out = tmp_path_factory.mktemp("book")
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    result = subprocess.run(
+        [str(jupyter_book), "build", str(ROOT), "-W", "--path-output", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-6000:]
+    return out / "_build" / "html"
+
+
+def test_every_toc_entry_exists_and_every_notebook_is_in_the_toc():
+    files = toc_files()
+    for name in files:
+        assert (ROOT / f"{name}.md").exists() or (ROOT / f"{name}.ipynb").exists(), name
+    for notebook in NOTEBOOKS:
+        assert f"notebooks/{notebook.stem}" in files, f"{notebook.name} is not in _toc.yml"
+
+
+def test_the_book_builds_without_warnings(built_book):
+    for name in toc_files():
+        assert (built_book / f"{name}.html").exists(), name
+
+
+def chromium_paths() -> tuple[str, str] | None:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    return (browser, driver) if browser and driver else None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    paths = chromium_paths()
+    if paths is None:
+        message = "Chromium not found: apt-get install chromium chromium-driver"
+        if os.environ.get("ROIATTN_REQUIRE_BROWSER"):
+            pytest.fail(message + " (ROIATTN_REQUIRE_BROWSER is set)")
+        pytest.skip(message)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = paths[0]
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,2000",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(paths[1]), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="session")
+def site(built_book):
+    """The built book served on 127.0.0.1, as a reader's browser would get it."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def local_errors(driver) -> list[str]:
+    """Console errors, except failed fetches of other hosts (this machine has no internet)."""
+    errors = []
+    for entry in driver.get_log("browser"):
+        if entry["level"] != "SEVERE":
+            continue
+        message = entry["message"]
+        if message.startswith("http") and "127.0.0.1" not in message.split(" ", 1)[0]:
+            continue
+        errors.append(message)
+    return errors
+
+
+@pytest.mark.parametrize("page", toc_files())
+def test_every_page_loads_cleanly_in_a_browser(browser, site, page):
+    browser.get(f"{site}/{page}.html")
+    title = browser.execute_script("return document.querySelector('article h1')?.textContent")
+    assert title and title.strip(), f"{page} has no title"
+    broken = browser.execute_script(
+        "return [...document.images]"
+        ".filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src)"
+    )
+    assert broken == [], f"images not decoded on {page}: {broken}"
+    errors = local_errors(browser)
+    assert errors == [], "\n".join([page, *errors])
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_chapter_pages_have_figures_and_a_colab_link_to_their_notebook(browser, site, notebook):
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    repo = config["repository"]["url"].removeprefix("https://github.com/")
+    browser.get(f"{site}/notebooks/{notebook.stem}.html")
+    links = browser.execute_script(
+        "return [...document.querySelectorAll('a')].map(a => a.href)"
+        ".filter(h => h.includes('colab.research.google.com'))"
+    )
+    expected = (
+        f"https://colab.research.google.com/github/{repo}/blob/"
+        f"{config['repository']['branch']}/notebooks/{notebook.name}"
+    )
+    assert expected in links, links
+    figures = browser.execute_script(
+        "return [...document.querySelectorAll('.cell_output img')]"
+        ".filter(img => img.complete && img.naturalWidth > 0).length"
+    )
+    assert figures >= 1, f"{notebook.stem} shows no decoded figure"
