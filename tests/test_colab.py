@@ -1,0 +1,99 @@
+"""The Colab install cell: the same in every chapter, pointing at the book's repository, and
+installing roiattn next to a preinstalled torch without reinstalling it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import venv
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def install_cell(notebook: Path) -> str:
+    cells = json.loads(notebook.read_text())["cells"]
+    code = [cell for cell in cells if cell["cell_type"] == "code"]
+    return "".join(code[0]["source"])
+
+
+def repository_url() -> str:
+    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_chapter_starts_with_the_same_install_cell(notebook):
+    cell = install_cell(notebook)
+    assert cell == install_cell(NOTEBOOKS[0])
+    assert f'REPOSITORY = "{repository_url()}"' in cell
+    assert '"google.colab" in sys.modules' in cell
+
+
+def colab_like_environment(tmp_path: Path) -> Path:
+    """A fresh venv that sees this environment's packages (torch, torchvision, ...) the way Colab
+    has them preinstalled, but not roiattn; returns its python."""
+    env_dir = tmp_path / "colab-venv"
+    venv.create(env_dir, with_pip=False)
+    python = env_dir / "bin" / "python"
+    ours = Path(torch_location()).parent
+    preinstalled = tmp_path / "preinstalled"
+    preinstalled.mkdir()
+    for entry in ours.iterdir():
+        if "roiattn" not in entry.name and not entry.name.endswith(".pth"):
+            (preinstalled / entry.name).symlink_to(entry)
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(site, "preinstalled.pth").write_text(f"{preinstalled}\n")
+    # Colab's marker module
+    colab = tmp_path / "fake-colab" / "google" / "colab"
+    colab.mkdir(parents=True)
+    (colab.parent / "__init__.py").write_text("")
+    (colab / "__init__.py").write_text("")
+    return python
+
+
+def torch_location() -> str:
+    import torch
+
+    return str(Path(torch.__file__).parent)
+
+
+def test_the_install_cell_installs_roiattn_beside_colabs_torch(tmp_path):
+    if not NOTEBOOKS:
+        pytest.skip("no chapters yet")
+    clone = tmp_path / "repo"
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    python = colab_like_environment(tmp_path)
+    cell = install_cell(NOTEBOOKS[0]).replace(repository_url(), clone.as_uri())
+    # offline: every dependency is preinstalled, and roiattn builds with the setuptools at hand
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tmp_path / "fake-colab"),
+        "PIP_NO_INDEX": "1",
+        "PIP_NO_BUILD_ISOLATION": "0",
+    }
+    env.pop("VIRTUAL_ENV", None)
+    script = (
+        "import sys, google.colab\n"
+        + cell
+        + "\nimport roiattn, torch"
+        + "\nprint('roiattn', roiattn.__file__)\nprint('torch', torch.__file__)\n"
+    )
+    result = subprocess.run(
+        [str(python), "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
+    assert lines["roiattn"].startswith(str(tmp_path / "colab-venv"))
+    # Colab's torch, where it was: pip found it satisfied and installed no copy of its own
+    assert lines["torch"].startswith(str(tmp_path / "preinstalled" / "torch"))
+    assert not list((tmp_path / "colab-venv").glob("lib/python*/site-packages/torch"))
