@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cdn_mirror import HOST as CDN_HOST
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -61,7 +62,17 @@ def chromium_paths() -> tuple[str, str] | None:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def cdn_port(tmp_path_factory):
+    """Port of the local mirror of the npm CDN the widget renderer comes from."""
+    from cdn_mirror import NpmMirror
+
+    server, port = NpmMirror(tmp_path_factory.mktemp("npm-cdn")).serve()
+    yield port
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser(cdn_port):
     paths = chromium_paths()
     if paths is None:
         message = "Chromium not found: apt-get install chromium chromium-driver"
@@ -83,6 +94,9 @@ def browser():
         "--disable-component-update",
         "--disable-sync",
         "--window-size=1280,2000",
+        # the widget CDN resolves to the local mirror, whose certificate is self-signed
+        f"--host-resolver-rules=MAP {CDN_HOST} 127.0.0.1:{cdn_port}",
+        "--ignore-certificate-errors",
     ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
@@ -104,13 +118,15 @@ def site(built_book):
 
 
 def local_errors(driver) -> list[str]:
-    """Console errors, except failed fetches of other hosts (this machine has no internet)."""
+    """Console errors, except failed fetches of hosts that are neither this server nor the
+    mirrored CDN (this machine has no internet)."""
     errors = []
     for entry in driver.get_log("browser"):
         if entry["level"] != "SEVERE":
             continue
         message = entry["message"]
-        if message.startswith("http") and "127.0.0.1" not in message.split(" ", 1)[0]:
+        source = message.split(" ", 1)[0]
+        if source.startswith("http") and "127.0.0.1" not in source and CDN_HOST not in source:
             continue
         errors.append(message)
     return errors
@@ -149,3 +165,30 @@ def test_chapter_pages_have_figures_and_a_colab_link_to_their_notebook(browser, 
         ".filter(img => img.complete && img.naturalWidth > 0).length"
     )
     assert figures >= 1, f"{notebook.stem} shows no decoded figure"
+
+
+WIDGET_NOTEBOOKS = [
+    notebook
+    for notebook in NOTEBOOKS
+    if "application/vnd.jupyter.widget-state+json" in notebook.read_text()
+]
+
+
+@pytest.mark.parametrize("notebook", WIDGET_NOTEBOOKS, ids=lambda p: p.stem)
+def test_saved_widgets_render_in_the_static_page(browser, site, notebook):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{site}/notebooks/{notebook.stem}.html")
+    views = browser.execute_script(
+        "return document.querySelectorAll("
+        "'script[type=\"application/vnd.jupyter.widget-view+json\"]').length"
+    )
+    assert views >= 1, "the page carries no widget view"
+    rendered = WebDriverWait(browser, 30).until(
+        lambda driver: driver.execute_script(
+            "return document.querySelectorAll('.jupyter-widgets.widget-container, "
+            ".jupyter-widgets .widget-slider, .jupyter-widgets .widget-dropdown').length"
+        )
+    )
+    assert rendered >= 1
+    assert local_errors(browser) == []
