@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 
 ENV_VAR = "ROIATTN_PROFILE"
+OPTIMIZERS: tuple[str, ...] = ("adamw", "adam", "sgd")
+SCHEDULES: tuple[str, ...] = ("cosine", "constant")
 
 
 @dataclass(frozen=True)
@@ -36,12 +38,80 @@ class Profile:
     shapes_test: int
     shapes_image_size: int
     seed: int = 0
+    # How fit trains (see roiattn.train.fit); the paper's own recipe was Adam, lr 1e-5, wd 1e-5.
+    optimizer: str = "adamw"
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    max_steps: int | None = None  # stop after this many optimizer steps (None: all epochs)
+    grad_clip: float | None = None  # max gradient norm (None: no clipping)
+    amp: bool = False  # mixed precision (bf16 where supported, else fp16); CUDA only
+    channels_last: bool = False  # NHWC memory layout, faster convolutions on tensor cores
+    eval_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        positive = ("image_size", "batch_size", "epochs", "eval_batch_size", "shapes_image_size")
+        for field in positive:
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"profile {self.name!r}: {field} must be a positive int, got {value!r}"
+                )
+        if self.num_workers < 0:
+            raise ValueError(
+                f"profile {self.name!r}: num_workers must be >= 0, got {self.num_workers}"
+            )
+        if self.lr <= 0 or self.weight_decay < 0:
+            raise ValueError(
+                f"profile {self.name!r}: lr must be > 0 and weight_decay >= 0, "
+                f"got lr={self.lr}, weight_decay={self.weight_decay}"
+            )
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"profile {self.name!r}: unknown optimizer {self.optimizer!r}, choose one of "
+                f"{OPTIMIZERS}"
+            )
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"profile {self.name!r}: unknown schedule {self.schedule!r}, choose one of "
+                f"{SCHEDULES}"
+            )
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"profile {self.name!r}: max_steps must be >= 1 or None")
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise ValueError(f"profile {self.name!r}: grad_clip must be > 0 or None")
+
+    def replace(self, **changes: object) -> Profile:
+        """A copy with some settings changed (checked like the original), e.g. from the command
+        line; the name gets a ``+`` so printed output shows it is not the stock profile."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"unknown profile settings {unknown}: choose from {sorted(known)}")
+        changed = {k: v for k, v in changes.items() if getattr(self, k) != v}
+        if not changed:
+            return self
+        name = changes.get("name", self.name if self.name.endswith("+") else self.name + "+")
+        return dataclasses.replace(self, **{**changed, "name": name})
+
+    def to_dict(self) -> dict[str, object]:
+        """Every setting, JSON-able, for the provenance of saved results."""
+        return dataclasses.asdict(self)
 
     def describe(self) -> str:
         """One line per setting, for printing at the top of a notebook or a run."""
         rows = [f"profile: {self.name}"]
         rows += [f"  {f.name}: {getattr(self, f.name)}" for f in dataclasses.fields(self)[1:]]
         return "\n".join(rows)
+
+    def summary(self) -> str:
+        """One line: what a training run of this profile does."""
+        steps = f", at most {self.max_steps} steps" if self.max_steps else ""
+        return (
+            f"profile {self.name}: {self.arch} ({self.weights or 'random init'}), "
+            f"{self.image_size}px, batch {self.batch_size}, {self.epochs} epochs{steps}, "
+            f"{self.optimizer} lr {self.lr:g} wd {self.weight_decay:g} {self.schedule}, "
+            f"seed {self.seed}"
+        )
 
     def __str__(self) -> str:
         return self.describe()
@@ -64,6 +134,10 @@ PROFILES: dict[str, Profile] = {
         shapes_train=1500,
         shapes_test=500,
         shapes_image_size=64,
+        weight_decay=1e-4,
+        amp=False,
+        channels_last=False,
+        eval_batch_size=64,
     ),
     "full": Profile(
         name="full",
@@ -81,6 +155,11 @@ PROFILES: dict[str, Profile] = {
         shapes_train=20000,
         shapes_test=4000,
         shapes_image_size=128,
+        weight_decay=1e-4,
+        amp=True,
+        channels_last=True,
+        grad_clip=5.0,
+        eval_batch_size=256,
     ),
 }
 

@@ -1,0 +1,143 @@
+"""``python -m roiattn bench train``: training throughput of ``attn-add@conv1`` against the plain
+backbone (method ``image``, the mask ignored), with the full profile's settings.
+
+Each training step is ``fit``'s own (``roiattn.train.train_step``) with ``fit``'s choices of
+mixed precision, memory layout and optimizer, on a batch already on the device, so it measures
+the model and the step, not data loading. The two models alternate step by step in one run, so
+drift of the machine falls on both alike. Prints images/s of each and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+import torch
+
+from roiattn import profiles
+from roiattn.benchmarks.timing import interleaved, median
+from roiattn.models import build_model
+from roiattn.runtime import choose_precision, describe_device, resolve_device, use_channels_last
+from roiattn.train import make_optimizer, train_step
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m roiattn bench train", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--profile", default="full", choices=sorted(profiles.PROFILES),
+                        help="settings to use (default full: the real run's)")  # fmt: skip
+    parser.add_argument("--method", default="attn-add@conv1", help="the model to measure")
+    parser.add_argument("--baseline", default="image", help="what to compare it with")
+    parser.add_argument("--arch", help="torchvision ResNet (default: the profile's)")
+    parser.add_argument("--batch", type=_positive, help="batch size (default: the profile's)")
+    parser.add_argument("--size", type=_positive, help="image side (default: the profile's)")
+    parser.add_argument("--steps", type=_positive, default=20, help="timed steps per model")
+    parser.add_argument("--warmup", type=_positive, default=3, help="untimed steps per model")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    parser.add_argument(
+        "--threads", type=_positive, help="CPU threads for torch (default: its own)"
+    )
+    parser.add_argument("--json", type=Path, help="also save the figures as JSON here")
+    args = parser.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    profile = profiles.get(args.profile)
+    arch = args.arch or profile.arch
+    batch = args.batch or profile.batch_size
+    size = args.size or profile.image_size
+    if size < 32:
+        parser.error(f"--size must be >= 32 (a ResNet halves it five times), got {size}")
+    try:
+        device = resolve_device(args.device)
+        models = {}
+        for method in (args.baseline, args.method):
+            torch.manual_seed(profile.seed)
+            models[method] = build_model(method, arch, num_classes=80)
+    except ValueError as error:
+        parser.error(str(error))
+    if len(models) != 2:
+        parser.error("--method and --baseline must differ")
+    precision = choose_precision(device, None if profile.amp else False)
+    nhwc = use_channels_last(device, None if profile.channels_last else False)
+    layout = torch.channels_last if nhwc else torch.contiguous_format
+
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randn(batch, 3, size, size, generator=generator)
+    masks = torch.zeros(batch, 1, size, size)
+    for i in range(batch):  # regions of many sizes, as in a real batch
+        side = max(2, size * (i % 8 + 1) // 16)
+        masks[i, :, size // 8 : size // 8 + side, size // 4 : size // 4 + side] = 1
+    labels = torch.randint(0, 80, (batch,), generator=generator)
+    images, masks, labels = (
+        images.to(device, memory_format=layout),
+        masks.to(device, memory_format=layout),
+        labels.to(device),
+    )
+
+    steps = {}
+    for method, model in models.items():
+        model.to(device, memory_format=layout).train()
+        optimizer = make_optimizer(
+            profile.optimizer, model.parameters(), profile.lr, profile.weight_decay, device
+        )
+        scaler = torch.amp.GradScaler(device.type, enabled=precision.scale_loss)
+
+        def step(model=model, optimizer=optimizer, scaler=scaler):
+            return train_step(
+                model, images, masks, labels, optimizer, scaler, precision, profile.grad_clip
+            )
+
+        steps[method] = step
+
+    print(
+        f"{arch}, batch {batch} x {size}px, {precision}, "
+        f"{'channels_last' if nhwc else 'NCHW'}, {profile.optimizer}; "
+        f"{args.steps} interleaved training steps each after {args.warmup} warm-up"
+    )
+    print(
+        f"on {describe_device(device)}, {platform.platform(terse=True)}, torch {torch.__version__}"
+        f" (settings of the {profile.name} profile)"
+    )
+    times = interleaved(steps, args.steps, warmup=args.warmup, device=device)
+    speed = {method: batch / median(values) for method, values in times.items()}
+    for method, values in times.items():
+        print(
+            f"  {method:>16}: median {median(values) * 1000:8.1f} ms/step, "
+            f"{speed[method]:8.1f} images/s"
+        )
+    ratio = speed[args.method] / speed[args.baseline]
+    print(
+        f"throughput ratio {args.method} / {args.baseline}: {ratio:.3f} "
+        f"({(1 / ratio - 1) * 100:+.1f}% time per step)"
+    )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps(
+                {
+                    "device": describe_device(device),
+                    "arch": arch,
+                    "batch": batch,
+                    "size": size,
+                    "precision": str(precision),
+                    "channels_last": nhwc,
+                    "steps": args.steps,
+                    "images_per_second": speed,
+                    "ratio": ratio,
+                    "torch": torch.__version__,
+                },
+                indent=1,
+            )
+        )
+    return 0

@@ -1,0 +1,430 @@
+"""download_coco_subset and find_coco, end to end against a local HTTP mirror of coco-mini (or
+of the synthetic COCO folder): a zip of its annotations, as the official archive is laid out, and
+its images. The mirror can cut connections mid-file, ignore Range requests and lose files."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import json
+import socket
+import threading
+import time
+import warnings
+import zipfile
+from pathlib import Path
+
+import pytest
+from pycocotools.coco import COCO
+
+from roiattn import profiles
+from roiattn.data import COCORegions, DownloadError, download_coco_subset, find_coco
+from roiattn.data.download import _image_check, choose_images, fetch, subset_settings
+
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+ARCHIVE = "annotations/annotations_trainval2017.zip"
+
+
+class Mirror:
+    """A threaded HTTP server on 127.0.0.1 serving a folder, with faults to order."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.lock = threading.Lock()
+        self.reset()
+        mirror = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_HEAD(self) -> None:
+                self.respond(body=False)
+
+            def do_GET(self) -> None:
+                self.respond(body=True)
+
+            def respond(self, body: bool) -> None:
+                path = self.path.split("?")[0].lstrip("/")
+                ranged = self.headers.get("Range")
+                with mirror.lock:
+                    mirror.requests.append((path, ranged))
+                    served = mirror.served.get(path, 0)
+                    mirror.served[path] = served + 1
+                file = mirror.folder / path
+                if path in mirror.missing or not file.is_file():
+                    self.send_error(404)
+                    return
+                data = file.read_bytes()
+                start = 0
+                if ranged and mirror.wrong_range:  # answers a range, but not the one asked
+                    start = int(ranged.removeprefix("bytes=").split("-")[0]) // 2
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                elif ranged and not mirror.ignore_range:
+                    start = int(ranged.removeprefix("bytes=").split("-")[0])
+                    if start >= len(data):
+                        self.send_error(416)
+                        return
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                else:
+                    self.send_response(200)
+                self.send_header("Content-Length", str(len(data) - start))
+                self.send_header("Accept-Ranges", "bytes")
+                self.end_headers()
+                if not body:
+                    return
+                payload = data[start:]
+                if served < mirror.cut_first:  # cut the connection halfway through
+                    self.wfile.write(payload[: len(payload) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(payload)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def reset(self) -> None:
+        self.requests: list[tuple[str, str | None]] = []
+        self.served: dict[str, int] = {}
+        self.cut_first = 0  # cut the first N responses of every file
+        self.ignore_range = False
+        self.wrong_range = False
+        self.missing: set[str] = set()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def mirror(coco_root, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mirror")
+    (folder / "annotations").mkdir()
+    with zipfile.ZipFile(folder / ARCHIVE, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted((coco_root / "annotations").glob("instances_*.json")):
+            archive.write(path, f"annotations/{path.name}")
+    (folder / "val2017").symlink_to(coco_root / "val2017")
+    server = Mirror(folder)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def server(mirror):
+    mirror.reset()
+    return mirror
+
+
+def options(server: Mirror, tmp_path: Path, **changes) -> dict:
+    return {
+        "split": "val2017",
+        "max_images": 8,
+        "annotations_url": f"{server.url}/{ARCHIVE}",
+        "images_base_url": server.url,
+        "cache_dir": tmp_path / "cache",
+        "workers": 4,
+        "retries": 3,
+        "backoff": 0.01,
+        "timeout": 10.0,
+        "progress": False,
+        **changes,
+    }
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/{ARCHIVE}"
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def check_subset(root: Path, source: Path, count: int) -> dict:
+    """The folder is a standard COCO subset of ``source``: images byte for byte, every
+    annotation of those images, nothing else."""
+    subset = json.loads((root / "annotations" / "instances_val2017.json").read_text())
+    original = json.loads((source / "annotations" / "instances_val2017.json").read_text())
+    ids = {image["id"] for image in subset["images"]}
+    assert len(ids) == count
+    expected = [a for a in original["annotations"] if a["image_id"] in ids]
+    assert subset["annotations"] == expected
+    assert subset["categories"] == original["categories"]
+    for image in subset["images"]:
+        name = image["file_name"]
+        assert (root / "val2017" / name).read_bytes() == (source / "val2017" / name).read_bytes()
+    assert not list(root.rglob("*.part"))
+    return subset
+
+
+def images_requested(server: Mirror) -> list[str]:
+    return [path for path, _ in server.requests if path.startswith("val2017/")]
+
+
+# ---------------------------------------------------------------------------- the download
+
+
+def test_downloads_a_subset_that_coco_regions_reads(server, coco_root, tmp_path):
+    root = download_coco_subset(tmp_path / "coco", **options(server, tmp_path))
+    assert root == tmp_path / "coco"
+    subset = check_subset(root, coco_root, 8)
+    assert len(images_requested(server)) == 8
+    assert (tmp_path / "cache" / "annotations_trainval2017.zip").is_file()
+
+    ids = [image["id"] for image in subset["images"]]
+    source = COCO(str(coco_root / "annotations" / "instances_val2017.json"))
+    expected = source.getAnnIds(imgIds=ids, areaRng=[0, float("inf")], iscrowd=False)
+    dataset = COCORegions(root, "val2017", image_size=32)
+    assert sorted(dataset.instance_ids.tolist()) == sorted(expected)
+    assert dataset[0]["mask"].sum() > 0
+    assert subset_settings(root, "val2017")["max_images"] == 8
+
+    # the same call again: nothing is fetched, not even the cached archive
+    server.reset()
+    download_coco_subset(tmp_path / "coco", **options(server, tmp_path))
+    assert server.requests == []
+    # a larger subset with the same seed keeps the smaller one's images and adds the rest
+    download_coco_subset(tmp_path / "coco", **options(server, tmp_path, max_images=11))
+    assert len(images_requested(server)) == 3
+    check_subset(root, coco_root, 11)
+
+
+def test_connections_cut_mid_file_are_resumed(server, coco_root, tmp_path):
+    server.cut_first = 1  # every file's first response stops halfway
+    root = download_coco_subset(tmp_path / "coco", **options(server, tmp_path))
+    check_subset(root, coco_root, 8)
+    assert md5(tmp_path / "cache" / "annotations_trainval2017.zip") == md5(server.folder / ARCHIVE)
+    resumed = [path for path, ranged in server.requests if ranged and ranged != "bytes=0-"]
+    assert len(resumed) == 9  # the archive and every image continued where it stopped
+
+
+def test_a_server_ignoring_ranges_still_gives_whole_files(server, coco_root, tmp_path):
+    server.cut_first = 1
+    server.ignore_range = True
+    root = download_coco_subset(tmp_path / "coco", **options(server, tmp_path))
+    check_subset(root, coco_root, 8)
+
+
+def test_a_range_answered_wrongly_is_discarded(server, coco_root, tmp_path):
+    server.cut_first = 1
+    server.wrong_range = True
+    root = download_coco_subset(tmp_path / "coco", **options(server, tmp_path))
+    check_subset(root, coco_root, 8)
+    assert md5(tmp_path / "cache" / "annotations_trainval2017.zip") == md5(server.folder / ARCHIVE)
+
+
+def test_partial_files_from_an_earlier_run_are_continued(server, coco_root, tmp_path):
+    archive = (server.folder / ARCHIVE).read_bytes()
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "annotations_trainval2017.zip.part").write_bytes(archive[:1000])
+    choice = choose_images(
+        json.loads((coco_root / "annotations/instances_val2017.json").read_text()), 8
+    )
+    source = json.loads((coco_root / "annotations/instances_val2017.json").read_text())
+    name = next(i["file_name"] for i in source["images"] if i["id"] == choice[0])
+    (tmp_path / "coco" / "val2017").mkdir(parents=True)
+    image = (coco_root / "val2017" / name).read_bytes()
+    (tmp_path / "coco" / "val2017" / f"{name}.part").write_bytes(image[:500])
+
+    root = download_coco_subset(
+        tmp_path / "coco", **options(server, tmp_path, annotations_md5=md5(server.folder / ARCHIVE))
+    )
+    check_subset(root, coco_root, 8)
+    assert (ARCHIVE, "bytes=1000-") in server.requests
+    assert (f"val2017/{name}", "bytes=500-") in server.requests
+
+
+def test_a_wrong_checksum_is_refused(server, tmp_path):
+    with pytest.raises(DownloadError, match="MD5 differs"):
+        download_coco_subset(
+            tmp_path / "coco", **options(server, tmp_path, annotations_md5="0" * 32, retries=1)
+        )
+    assert not (tmp_path / "cache" / "annotations_trainval2017.zip").exists()
+    assert not list((tmp_path / "cache").glob("*.part"))
+
+
+def test_offline_names_the_url_and_what_to_do(tmp_path):
+    url = closed_port_url()
+    start = time.perf_counter()
+    with pytest.raises(DownloadError) as error:
+        download_coco_subset(
+            tmp_path / "coco",
+            annotations_url=url,
+            cache_dir=tmp_path,
+            retries=2,
+            backoff=0.01,
+            progress=False,
+        )
+    message = str(error.value)
+    assert url in message and "offline" in message and "ROIATTN_COCO_ROOT" in message
+    assert time.perf_counter() - start < 10
+
+
+def test_a_missing_file_is_not_retried(server, tmp_path):
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        fetch(f"{server.url}/nothing.zip", tmp_path / "nothing.zip", retries=3, backoff=0.01)
+    assert len(server.requests) == 1
+
+
+def test_failed_images_are_reported_and_fetched_on_the_next_run(server, coco_root, tmp_path):
+    source = json.loads((coco_root / "annotations" / "instances_val2017.json").read_text())
+    first = choose_images(source, 8)[0]
+    name = next(i["file_name"] for i in source["images"] if i["id"] == first)
+    server.missing = {f"val2017/{name}"}
+    with pytest.raises(DownloadError, match=r"1 of 8 images could not be downloaded.*again"):
+        download_coco_subset(tmp_path / "coco", **options(server, tmp_path))
+    assert not (tmp_path / "coco" / "annotations" / "instances_val2017.json").exists()
+    assert len(list((tmp_path / "coco" / "val2017").iterdir())) == 7
+
+    server.reset()
+    root = download_coco_subset(tmp_path / "coco", **options(server, tmp_path))
+    assert images_requested(server) == [f"val2017/{name}"]
+    check_subset(root, coco_root, 8)
+
+
+def test_an_image_of_the_wrong_size_is_refused(server, coco_root, tmp_path):
+    source = json.loads((coco_root / "annotations" / "instances_val2017.json").read_text())
+    record = source["images"][0]
+    with pytest.raises(DownloadError, match="expected"):
+        fetch(
+            f"{server.url}/val2017/{record['file_name']}",
+            tmp_path / "x.jpg",
+            check=_image_check(1, 1),
+            retries=0,
+        )
+    assert not (tmp_path / "x.jpg").exists()
+
+
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"max_images": 0}, "max_images"),
+        ({"workers": 0}, "workers"),
+        ({"retries": -1}, "retries"),
+        ({"split": "../val2017"}, "split"),
+    ],
+)
+def test_bad_arguments(tmp_path, changes, words):
+    with pytest.raises(ValueError, match=words):
+        download_coco_subset(tmp_path, **changes)
+
+
+# ---------------------------------------------------------------------------- choosing images
+
+
+@pytest.fixture(scope="module")
+def document(coco_root):
+    return json.loads((coco_root / "annotations" / "instances_val2017.json").read_text())
+
+
+def categories_in(document, image_ids):
+    ids = set(image_ids)
+    return {
+        a["category_id"]
+        for a in document["annotations"]
+        if a["image_id"] in ids and not a["iscrowd"]
+    }
+
+
+def test_choice_is_seeded_and_nested(document):
+    small = choose_images(document, 4, seed=1)
+    assert small == choose_images(document, 4, seed=1)
+    assert small != choose_images(document, 4, seed=2)
+    assert set(small) <= set(choose_images(document, 6, seed=1))
+    holding = {a["image_id"] for a in document["annotations"] if not a["iscrowd"] and a["area"] > 0}
+    assert choose_images(document, None) == sorted(holding)
+
+
+def test_balanced_choice_gives_every_class_its_turn(document):
+    """With as many images as classes, each class has had a turn, so each is in the subset."""
+    present = categories_in(document, [image["id"] for image in document["images"]])
+    for seed in range(3):
+        chosen = choose_images(document, len(present), seed=seed)
+        assert len(chosen) == len(present)
+        assert categories_in(document, chosen) == present
+
+
+def test_chosen_categories_only(server, coco_root, document, tmp_path):
+    wanted = sorted(document["categories"], key=lambda c: c["id"])[1]
+    chosen = choose_images(document, 3, categories=[wanted["name"]])
+    assert all(wanted["id"] in categories_in(document, [i]) for i in chosen)
+    available = len(
+        {
+            a["image_id"]
+            for a in document["annotations"]
+            if a["category_id"] == wanted["id"] and not a["iscrowd"]
+        }
+    )
+    with pytest.warns(UserWarning, match=f"only {available} images"):
+        root = download_coco_subset(
+            tmp_path / "coco",
+            **options(server, tmp_path, max_images=500, categories=[wanted["id"]]),
+        )
+    subset = json.loads((root / "annotations" / "instances_val2017.json").read_text())
+    assert subset["categories"] == [wanted]
+    assert {a["category_id"] for a in subset["annotations"]} == {wanted["id"]}
+    assert COCORegions(root, "val2017").classes == [wanted["name"]]
+    with pytest.raises(ValueError, match="unknown category"):
+        choose_images(document, 3, categories=["unicorn"])
+
+
+# ---------------------------------------------------------------------------- find_coco
+
+
+@pytest.fixture
+def no_coco_env(monkeypatch, tmp_path):
+    monkeypatch.delenv("ROIATTN_COCO_ROOT", raising=False)
+    monkeypatch.setenv("ROIATTN_DATA", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+SMALL = profiles.get("quick").replace(
+    download_images=5, shapes_test=4, shapes_train=4, shapes_image_size=64
+)
+
+
+def test_find_coco_prefers_the_environment(monkeypatch, coco_root):
+    monkeypatch.setenv("ROIATTN_COCO_ROOT", str(coco_root))
+    found = find_coco("val2017", SMALL, download=False)
+    assert (found.root, found.kind) == (coco_root, "env")
+    assert str(coco_root) in found.note
+    monkeypatch.setenv("ROIATTN_COCO_ROOT", str(coco_root / "val2017"))
+    with pytest.raises(FileNotFoundError, match="ROIATTN_COCO_ROOT"):
+        find_coco("val2017", SMALL)
+
+
+def test_find_coco_downloads_then_reuses(server, no_coco_env):
+    found = find_coco(
+        "val2017", SMALL, annotations_url=f"{server.url}/{ARCHIVE}", images_base_url=server.url
+    )
+    assert found.kind == "download" and found.root == no_coco_env / "coco"
+    assert len(COCORegions(found.root, "val2017").image_ids) > 0
+    server.reset()
+    again = find_coco(
+        "val2017", SMALL, annotations_url=f"{server.url}/{ARCHIVE}", images_base_url=server.url
+    )
+    assert (again.root, again.kind) == (found.root, "cache")
+    assert server.requests == []
+
+
+def test_find_coco_falls_back_to_synthetic_data(no_coco_env):
+    with pytest.warns(UserWarning, match="SYNTHETIC DATA"):
+        found = find_coco("val2017", SMALL, annotations_url=closed_port_url(), probe_timeout=1)
+    assert found.kind == "synthetic" and "not COCO results" in found.note
+    dataset = COCORegions(found.root, "val2017", image_size=32)
+    assert len(dataset) > 0 and dataset[0]["mask"].sum() > 0
+    stamp = (found.root / "annotations" / "instances_val2017.json").stat().st_mtime_ns
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        again = find_coco("val2017", SMALL, download=False)
+    assert again.root == found.root
+    assert (found.root / "annotations" / "instances_val2017.json").stat().st_mtime_ns == stamp
