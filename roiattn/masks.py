@@ -42,6 +42,11 @@ def as_mask_batch(mask: torch.Tensor | np.ndarray) -> torch.Tensor:
     if mask.dtype == torch.bool:
         return mask.float()
     mask = mask.float()
+    if mask.is_cuda:
+        # Reading the values back would make every GPU step wait; check them on the device.
+        inside = torch.logical_and(mask >= 0, mask <= 1).all()
+        torch._assert_async(inside, "mask values must lie in [0, 1] (and not be NaN)")
+        return mask
     low, high = torch.aminmax(mask)
     low, high = float(low), float(high)
     if np.isnan(low) or np.isnan(high):
