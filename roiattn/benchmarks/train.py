@@ -15,12 +15,27 @@ import platform
 from pathlib import Path
 
 import torch
+import torchvision
 
 from roiattn import profiles
 from roiattn.benchmarks.timing import interleaved, median
 from roiattn.models import build_model
 from roiattn.runtime import choose_precision, describe_device, resolve_device, use_channels_last
 from roiattn.train import make_optimizer, train_step
+
+PLAIN = "torchvision"
+
+
+class PlainResNet(torch.nn.Module):
+    """The torchvision ResNet itself, called like a region model: the mask is not even looked at,
+    so it is the floor any region model's cost is measured against."""
+
+    def __init__(self, arch: str) -> None:
+        super().__init__()
+        self.net = torchvision.models.get_model(arch, num_classes=80)
+
+    def forward(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        return self.net(images)
 
 
 def _positive(text: str) -> int:
@@ -30,14 +45,20 @@ def _positive(text: str) -> int:
     return value
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m roiattn bench train", description=__doc__.splitlines()[0]
-    )
+def main(
+    argv: list[str] | None = None,
+    prog: str = "python -m roiattn bench train",
+    description: str | None = None,
+) -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=description or __doc__.split("\n")[0])
     parser.add_argument("--profile", default="full", choices=sorted(profiles.PROFILES),
                         help="settings to use (default full: the real run's)")  # fmt: skip
     parser.add_argument("--method", default="attn-add@conv1", help="the model to measure")
-    parser.add_argument("--baseline", default="image", help="what to compare it with")
+    parser.add_argument(
+        "--baseline",
+        default="image",
+        help=f"what to compare it with: a method id, or {PLAIN!r} for the bare torchvision ResNet",
+    )
     parser.add_argument("--arch", help="torchvision ResNet (default: the profile's)")
     parser.add_argument("--batch", type=_positive, help="batch size (default: the profile's)")
     parser.add_argument("--size", type=_positive, help="image side (default: the profile's)")
@@ -63,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         models = {}
         for method in (args.baseline, args.method):
             torch.manual_seed(profile.seed)
-            models[method] = build_model(method, arch, num_classes=80)
+            models[method] = (
+                PlainResNet(arch) if method == PLAIN else build_model(method, arch, num_classes=80)
+            )
     except ValueError as error:
         parser.error(str(error))
     if len(models) != 2:
