@@ -1,7 +1,6 @@
 """ContextShapes: determinism, the item format, the world's rules, speed, COCO export, errors."""
 
 import json
-import math
 import time
 
 import numpy as np
@@ -10,7 +9,7 @@ import torch
 from matplotlib.figure import Figure
 
 from roiattn.data import ContextShapes, denormalize
-from roiattn.data.context_shapes import MAX_CLASSES, SITE_SPACING, SPECK_RADIUS
+from roiattn.data.context_shapes import MAX_CLASSES, RIM_COLOUR, SPECK_SPACING
 from roiattn.plots import plot_scenes
 
 
@@ -120,7 +119,7 @@ def test_labels_are_roughly_balanced():
 
 
 def test_a_speck_sits_in_a_patch_of_its_class_home(world):
-    """Rule 2: every pixel within S/12 of a speck's centre (outside the speck) is its home."""
+    """Rule 2: the terrain within S/10 of a speck's centre is its class's home."""
     s = world.image_size
     for scene in range(world.n_images):
         terrain = world.terrain_map(scene)
@@ -130,7 +129,7 @@ def test_a_speck_sits_in_a_patch_of_its_class_home(world):
             x, y, w, h = world.box(item)
             cy, cx = y + h / 2, x + w / 2
             yy, xx = np.mgrid[0:s, 0:s] + 0.5
-            patch = np.hypot(yy - cy, xx - cx) <= SITE_SPACING * s / 2 - 1
+            patch = np.hypot(yy - cy, xx - cx) <= SPECK_SPACING[0] * s / 2 - 1
             assert (terrain[patch] == world.labels[item]).all()
 
 
@@ -161,7 +160,8 @@ def test_large_bodies_differ_by_class():
 
 
 def test_specks_of_a_scene_are_close_together_on_different_homes(world):
-    """Rule 1-2: the specks of a scene form one cluster, nearer than a layer3 cell at 64 px."""
+    """Rule 2: the specks of a scene form one cluster, S/5 to S/4 apart: no farther than a
+    layer3 cell (16 px) at 64 px."""
     s = world.image_size
     for scene in range(world.n_images):
         items = [i for i in world.scene_items(scene) if world.small[i]]
@@ -169,8 +169,8 @@ def test_specks_of_a_scene_are_close_together_on_different_homes(world):
         gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
         np.fill_diagonal(gaps, np.inf)
         nearest = gaps.min(axis=1)
-        assert (nearest >= s / 6 - 1).all() and (nearest <= s / 4 + 1).all()
-        assert nearest.max() < 16 + 1  # ResNet layer3 cells are 16 px at this size
+        assert (nearest >= s / 5 - 1).all() and (nearest <= s / 4 + 1).all()
+        assert nearest.max() <= 16 + 1  # ResNet layer3 cells are 16 px
 
 
 # ------------------------------------------------------------------ speed
@@ -302,8 +302,40 @@ def test_plot_scenes_draws_a_grid(world):
         plot_scenes(world, indices=[len(world)])
 
 
-def test_speck_radius_is_a_fixed_fraction_of_the_scene():
-    for size in (64, 128):
-        world = ContextShapes(3, size, seed=0)
-        speck = world.areas[world.small][0]
-        assert speck == pytest.approx(math.pi * (SPECK_RADIUS * size) ** 2, rel=0.25)
+def test_a_speck_is_a_dark_square_in_a_pale_outline_that_a_tight_crop_stays_inside():
+    """The outline keeps the terrain out of the box plus the 10% margin of ``crop``."""
+    for size in (32, 48, 64, 128):
+        world = ContextShapes(4, size, seed=0)
+        item = int(np.flatnonzero(world.small)[0])
+        x, y, w, h = world.box(item)
+        assert w == h == 2 * world.speck_half + 1 and world.areas[item] == w * h
+        # crop's box grows by 10% a side; its bilinear samples reach half a pixel further
+        assert world.rim_half - world.speck_half >= 0.1 * w + 0.5
+        image = world.scene_image(int(world.scene_of[item])).astype(float)
+        ring = image[y - 1 : y + h + 1, x - 1 : x + w + 1].copy()
+        ring[1:-1, 1:-1] = np.nan  # keep only the one-pixel ring around the speck
+        ring = ring.reshape(-1, 3)
+        ring = ring[~np.isnan(ring).any(axis=1)]
+        assert np.abs(ring.mean(axis=0) - RIM_COLOUR).max() < 15
+
+
+def test_a_tight_crop_of_a_speck_shows_no_terrain():
+    """What ``crop`` sees of a speck is its dark square and pale outline, nothing of its home."""
+    from roiattn.models import build_model
+
+    world = ContextShapes(30, 48, seed=0)
+    crop = build_model("crop", "resnet18", len(world.classes))
+    dark, pale = np.array([20.0, 20, 20]), np.array(RIM_COLOUR, dtype=float)
+    grey_homes = {world.terrains.index("rock"), world.terrains.index("snow")}
+    checked = 0
+    for item in np.flatnonzero(world.small):
+        if world.labels[item] in grey_homes:  # grey on grey: nothing to tell apart by colour
+            continue
+        sample = world[int(item)]
+        pixels = denormalize(crop.crop(sample["image"][None], sample["mask"][None])[0])
+        pixels = pixels.reshape(-1, 3) * 255
+        along = np.clip((pixels - dark) @ (pale - dark) / ((pale - dark) @ (pale - dark)), 0, 1)
+        off_grey = np.linalg.norm(pixels - (dark + along[:, None] * (pale - dark)), axis=1)
+        assert off_grey.max() < 45, f"item {item}: the crop shows a coloured (terrain) pixel"
+        checked += 1
+    assert checked > 30

@@ -8,45 +8,47 @@ The rules
 ---------
 There are ``n_classes`` classes (6 by default, at most 8). Each class has a **body** (a shape
 drawn in its own colour: a red disc, an orange square, a yellow triangle, ...) and a **home**
-(a terrain: water, grass, sand, snow, ...). Every scene is ``image_size`` pixels square and is
-drawn at that size (its native resolution), and every length below is a fixed fraction of it, so
-a larger ``image_size`` draws the same world more finely.
+(a terrain: water, grass, sand, snow, ...). Every scene is ``S = image_size`` pixels square and
+is drawn at that size (its native resolution); lengths are fixed fractions of ``S``.
 
 1. **Terrain.** The background is a patchwork of terrains: a Voronoi tessellation of sites
-   spread over the scene, each site with its own terrain. Terrains change every ``S/6`` or so
-   (``S`` = image_size), so within one scene many homes lie side by side.
+   spread over the scene, each with its own terrain, so one scene holds many homes side by side.
 2. **Small objects are specks that only their home identifies.** Each scene holds
-   ``n_small`` small objects (3 by default, of distinct classes). Every one is the same dark
-   speck of radius ``S/32``, whatever its class; it is itself a terrain site, and its site has its
-   class's home, so it always sits inside a patch of its home terrain at least ``S/12`` in radius.
-   The specks of a scene form one cluster, each ``S/6`` to ``S/4`` from another, so the patches
-   around them are *different homes a few pixels apart*.
+   ``n_small`` small objects (3 by default, of distinct classes). Every one looks the same
+   whatever its class: a dark square about ``S/12`` wide (5 pixels at 48 or 64) in a pale
+   one-pixel outline. Each speck is itself a terrain site whose terrain is its class's home, so
+   it sits in a patch of its home. The specks of a scene form one cluster, each ``S/5`` to
+   ``S/4`` from another (10 to 12 pixels at 48): **different homes a few pixels apart**.
 3. **Large objects are recognised by their own body.** Each scene also holds ``n_large`` large
    objects (2 by default, of distinct classes): the class's shape in the class's colour, radius
    ``S/8`` to ``S/5.5``, turned at random, on whatever terrain happens to be there. Their terrain
    says nothing about their class.
 4. Objects never overlap or cover a speck's patch, so every region is whole and no mask is
-   empty. A little colour jitter (per site and per object) and pixel noise keep the colours from
+   empty. A little colour jitter (per site and per object) and pixel noise keep colours from
    being exact keys.
 
-Every object is one item: the scene, the object's mask, its class and its area in pixels.
+Every object is one item: the scene, the object's mask (a speck's mask is the dark square, not
+its outline), its class and its area in pixels.
 
 Why the findings must follow
 ----------------------------
 - **Several objects per scene**: a classifier that ignores the mask (``image``) sees five
   objects and cannot know which one is asked about.
 - **Hard attention loses the context**: zeroing everything outside a speck leaves the same dark
-  speck for every class, so ``hard@input`` and ``crop`` can only guess on small objects (1 in
-  ``n_classes``), while on large objects the body inside the mask is all they need: there they
-  should match the attention map.
-- **Deep merges are too coarse**: the specks of a cluster are ``S/6`` to ``S/4`` apart, while a
-  ResNet's layer3 has one cell per 16 pixels. A mask merged there (bilinearly resized, it mostly
-  vanishes; max-resized, it marks a cell that holds several specks on several homes) cannot
-  point at one speck, so ``attn-*@layer3`` falls back towards ``image`` on small objects. At
-  conv1 (stride 2) the mask still marks the speck and its patch.
+  square for every class, so ``hard@input`` can only guess on small objects (1 in
+  ``n_classes``), while on large objects the body inside the mask is all it needs: there it
+  should match the attention map. The pale outline is there so that a tight crop (``crop``, the
+  box plus a 10% margin) shows no terrain either: it lies within the outline.
+- **Deep merges are too coarse**: a ResNet's layer3 has one cell per 16 pixels, and a speck's
+  patch is a few pixels across. Resized bilinearly to layer3 (the paper's way), a speck's mask
+  mostly vanishes (no sample point falls on it); resized with ``max``, it marks a cell that at
+  ``S <= 64`` can hold several specks of the cluster on several homes. Either way
+  ``attn-*@layer3`` cannot point at one speck and falls back towards ``image`` on small objects,
+  while at conv1 (stride 2) the mask still marks the speck and its patch. (At larger ``S`` the
+  specks are more than a layer3 cell apart, and only the bilinear vanishing remains.)
 
-Sizes fall in two groups (a speck covers about ``pi*(S/32)**2`` pixels, a large body at least
-``(S/8)**2``), and :attr:`ContextShapes.size_bins` splits them there instead of the paper's
+Sizes fall in two groups (a speck is at most ``(S/12 + 1)**2`` pixels, a large body several
+times that), and :attr:`ContextShapes.size_bins` splits them there instead of the paper's
 COCO-scale bins.
 
 The world is deterministic: scene ``i`` depends only on ``(seed, i)`` and the world's parameters,
@@ -109,14 +111,16 @@ TERRAIN_COLOURS: tuple[tuple[int, int, int], ...] = (
     (150, 220, 230),  # ice
 )
 SPECK_COLOUR: tuple[int, int, int] = (20, 20, 20)
+RIM_COLOUR: tuple[int, int, int] = (190, 190, 190)  # every speck's pale outline
 MAX_CLASSES = len(CLASS_NAMES)
 MIN_IMAGE_SIZE = 32
 
 # geometry, as fractions of the image size S
-SPECK_RADIUS = 1 / 32
-SPECK_SPACING = (1 / 6, 1 / 4)  # distance from a speck to its nearest neighbour in the cluster
+SPECK_HALF = 1 / 24  # half the side of a speck (a square, centred on a pixel)
+RIM_WIDTH = 1 / 48  # width of the pale outline around every speck (at least one pixel)
+SPECK_SPACING = (1 / 5, 1 / 4)  # distance from a speck to its nearest neighbour in the cluster
 LARGE_RADIUS = (1 / 8, 1 / 5.5)
-SITE_SPACING = 1 / 6  # terrain sites keep this far from specks: each speck's patch is >= S/12
+SITE_SPACING = 1 / 4  # other terrain sites keep this far from specks
 LARGE_CLEARANCE = 1 / 8  # extra gap between a large body and a speck (keeps the patch clear)
 
 COLOUR_JITTER = 10  # +- per channel, per terrain site and per object
@@ -205,12 +209,18 @@ class ContextShapes(Dataset):
         if self.n_small + self.n_large == 0:
             raise ValueError("a scene needs at least one object: n_small + n_large must be >= 1")
 
+        # speck and rim half-sides in whole pixels (a speck is (2 * half + 1) pixels square)
+        self.speck_half = max(1, math.floor(SPECK_HALF * self.image_size))
+        self.rim_half = max(
+            self.speck_half + 1, math.floor((SPECK_HALF + RIM_WIDTH) * self.image_size)
+        )
         self.classes: list[str] = list(CLASS_NAMES[: self.n_classes])
         self.terrains: list[str] = list(TERRAIN_NAMES[: self.n_classes])
         self.size_bin_names: tuple[str, ...] = KIND_NAMES
         self.description = self._describe()
 
-        # one row per object: scene, kind, class, centre x, centre y, radius, angle, colour (3)
+        # one row per object: scene, kind, class, centre x, centre y, radius (a speck: half its
+        # side in whole pixels), angle, colour (3)
         rows: list[np.ndarray] = []
         self._sites: list[np.ndarray] = []  # per scene: x, y, terrain, colour (3)
         for scene in range(self.n_images):
@@ -229,11 +239,8 @@ class ContextShapes(Dataset):
         if (self.areas == 0).any():  # the geometry guarantees this never happens
             raise RuntimeError("ContextShapes drew an empty object: please report this")
 
-        # one edge halfway (geometrically) between a speck and the smallest large body
-        s = self.image_size
-        speck = math.pi * (SPECK_RADIUS * s) ** 2
-        smallest_large = (0.8 * LARGE_RADIUS[0] * s) ** 2 * 2  # a cross or bar, roughly
-        edge = float(round(math.sqrt(speck * smallest_large)))
+        # one edge at twice a speck's area: every speck is below it, every large body above
+        edge = float(2 * (2 * self.speck_half + 1) ** 2)
         # ascending upper edges (the convention of roiattn.evaluate): bin 0 is area < edge
         # (the specks), bin 1 is area >= edge (the large bodies)
         self.size_bins: tuple[float, ...] = (edge,)
@@ -267,10 +274,10 @@ class ContextShapes(Dataset):
         speck_classes = rng.permutation(k)[: self.n_small]
         large_classes = rng.permutation(k)[: self.n_large]
 
-        # specks: one cluster, each S/6..S/4 from a previous one and >= S/6 from all
+        # specks: one cluster, each S/5..S/4 from a previous one and >= S/5 from all
         specks: list[tuple[float, float]] = []
         lo, hi = SPECK_SPACING[0] * s, SPECK_SPACING[1] * s
-        margin = SITE_SPACING * s / 2
+        margin = lo / 2
         for _ in range(self.n_small):
             for _ in range(_PLACEMENT_TRIES):
                 if not specks:
@@ -298,7 +305,7 @@ class ContextShapes(Dataset):
                     math.hypot(x - px, y - py) >= radius + LARGE_CLEARANCE * s for px, py in specks
                 )
                 clear_of_large = all(
-                    math.hypot(x - qx, y - qy) >= radius + r + SPECK_RADIUS * s
+                    math.hypot(x - qx, y - qy) >= radius + r + RIM_WIDTH * s + 1
                     for qx, qy, r in large
                 )
                 if clear_of_specks and clear_of_large:
@@ -328,7 +335,7 @@ class ContextShapes(Dataset):
         objects = []
         for (x, y), c in zip(specks, speck_classes, strict=True):
             colour = np.array(SPECK_COLOUR) + rng.integers(-COLOUR_JITTER, COLOUR_JITTER + 1, 3)
-            objects.append([0, KIND_SMALL, c, x, y, SPECK_RADIUS * s, 0.0, *colour])
+            objects.append([0, KIND_SMALL, c, x, y, self.speck_half, 0.0, *colour])
         for (x, y, radius), c in zip(large, large_classes, strict=True):
             colour = np.array(BODY_COLOURS[c]) + rng.integers(-COLOUR_JITTER, COLOUR_JITTER + 1, 3)
             angle = rng.uniform(0, 2 * math.pi)
@@ -345,8 +352,8 @@ class ContextShapes(Dataset):
         px = np.arange(x0, x1, dtype=np.float64) + 0.5 - x
         py = np.arange(y0, y1, dtype=np.float64) + 0.5 - y
         dx, dy = np.meshgrid(px, py)
-        if kind == KIND_SMALL:
-            return x0, y0, dx * dx + dy * dy <= radius * radius
+        if kind == KIND_SMALL:  # a square of whole pixels around the centre pixel
+            return x0, y0, np.maximum(np.abs(dx), np.abs(dy)) <= radius
         cos, sin = math.cos(angle), math.sin(angle)
         u = (cos * dx + sin * dy) / radius
         v = (-sin * dx + cos * dy) / radius
@@ -385,6 +392,17 @@ class ContextShapes(Dataset):
         """Scene ``scene`` as a uint8 RGB array ``(S, S, 3)``."""
         scene = self._check_scene(scene)
         image = self._sites[scene][:, 3:6][self._nearest_site(scene)]  # (S, S, 3): the terrain
+        s, rim = self.image_size, self.rim_half
+        for item in self.scene_items(scene):
+            if self.small[item]:  # the pale outline, drawn under the speck
+                x, y = (int(v) for v in self._objects[item, 3:5])
+                x0, x1, y0, y1 = (
+                    max(0, x - rim),
+                    min(s, x + rim + 1),
+                    max(0, y - rim),
+                    min(s, y + rim + 1),
+                )
+                image[y0:y1, x0:x1] = RIM_COLOUR
         for item in self.scene_items(scene):
             x0, y0, inside = self._boxes[item]
             h, w = inside.shape
