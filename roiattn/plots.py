@@ -1,7 +1,8 @@
-"""Figures the notebooks show: scenes with their regions, and (later) results.
+"""Figures the notebooks show, in the order of the chapters.
 
-Every function returns the matplotlib ``Figure`` so a notebook can show it (``plt.show()``) or
-save it; none of them calls ``plt.show()`` itself.
+Every function draws through pyplot and returns the matplotlib ``Figure``, so a notebook cell
+that ends in ``plt.show()`` shows it (and closes it), and a script can call
+``figure.savefig(...)`` and ``plt.close(figure)``; none of them calls ``plt.show()`` itself.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def plot_scenes(
     picked = _pick_items(len(dataset), n, indices, seed)
     columns = min(columns, len(picked))
     rows = math.ceil(len(picked) / columns)
-    figure = Figure(figsize=(panel_size * columns, panel_size * rows + (0.4 if title else 0)))
+    figure = plt.figure(figsize=(panel_size * columns, panel_size * rows + (0.4 if title else 0)))
     axes = figure.subplots(rows, columns, squeeze=False)
     classes = getattr(dataset, "classes", None)
     for ax in axes.flat:
@@ -90,8 +91,6 @@ def plot_scenes(
 
 
 # --- Chapters 1-3: masks at every scale, the attention branch, starting as a no-op -------------
-# These figures are made through pyplot, so a notebook cell that ends in plt.show() shows them
-# (and closes them); a script can call figure.savefig(...) and plt.close(figure).
 
 COCO_SIZE_GROUPS: tuple[tuple[str, float, float], ...] = (
     ("small", 0.0, 32.0**2),
@@ -494,5 +493,380 @@ def plot_regions(
     if handles:
         ax.legend(handles=handles, fontsize=8, loc="lower right")
     ax.set_axis_off()
+    figure.tight_layout()
+    return figure
+
+
+# --- Chapters 4 and 6: training on a COCO subset, soft versus hard attention ------------------
+
+
+def _method_color(method: str) -> str:
+    """One colour per family: no mask (grey), crop (brown), hard attention (reds), attention
+    maps (blues for add, purple for mul), mask channel (green)."""
+    if method == "image":
+        return "0.55"
+    if method == "crop":
+        return "tab:brown"
+    if method.startswith("hard@"):
+        return {"hard@input": "#f4a582", "hard@conv1": "#d6604d"}.get(method, "#b2182b")
+    if method.startswith("attn-mul"):
+        return "tab:purple"
+    if method.startswith("attn-"):
+        point = method.partition("@")[2]
+        return {"conv1": "#2166ac", "layer3": "#92c5de", "all": "#4393c3"}.get(point, "#053061")
+    if method == "mask-channel":
+        return "tab:green"
+    return "tab:olive"
+
+
+def plot_views(views: Mapping[str, Any], indices: Sequence[int], panel_size: float = 2.1) -> Figure:
+    """The same regions seen through several datasets (e.g. ``view="image"`` and
+    ``view="context"`` of one COCO split): one column per region, titled with its class and
+    native area, one row per view, the region outlined."""
+    if not views:
+        raise ValueError("views is empty: give {name: dataset}")
+    if not len(indices):
+        raise ValueError("indices is empty: give at least one item index")
+    lengths = {name: len(data) for name, data in views.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"the views must hold the same items, got lengths {lengths}")
+    names = list(views)
+    figure = plt.figure(figsize=(panel_size * len(indices), panel_size * len(names) + 0.3))
+    axes = figure.subplots(len(names), len(indices), squeeze=False)
+    for row, name in enumerate(names):
+        data = views[name]
+        classes = getattr(data, "classes", None)
+        for column, index in enumerate(indices):
+            item = data[int(index)]
+            ax = axes[row, column]
+            ax.imshow(denormalize(item["image"]), interpolation="nearest")
+            _outline(ax, _as_plane(item["mask"]), "white")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                label = int(item["label"])
+                label = classes[label] if classes is not None else str(label)
+                ax.set_title(f"{label}, {int(item['area'])} px", fontsize=9)
+            if column == 0:
+                ax.set_ylabel(name, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def plot_label_draws(
+    draws: Mapping[str, Sequence[int]], classes: Sequence[str], title: str | None = None
+) -> Figure:
+    """How often each class comes up in the labels ``draws[name]`` (e.g. the first few hundred
+    items of a plain shuffle and of a class-balanced sampler), as grouped bars, with the share
+    every class would get if all were drawn equally often."""
+    if not draws:
+        raise ValueError("draws is empty: give {name: labels drawn}")
+    k = len(classes)
+    figure = plt.figure(figsize=(max(5.0, 0.9 * k + 2.5), 3.4))
+    ax = figure.subplots()
+    width = 0.8 / len(draws)
+    x = np.arange(k)
+    for i, (name, labels) in enumerate(draws.items()):
+        labels = np.asarray(labels, dtype=np.int64)
+        if labels.size and (labels.min() < 0 or labels.max() >= k):
+            raise ValueError(f"labels of {name!r} must lie in [0, {k})")
+        share = np.bincount(labels, minlength=k) / max(len(labels), 1)
+        bars = ax.bar(x + (i - (len(draws) - 1) / 2) * width, share, width, label=name)
+        ax.bar_label(bars, [f"{s:.0%}" for s in share], fontsize=7)
+    ax.axhline(1 / k, color="black", lw=0.8, ls="--", label=f"equal share (1/{k})")
+    ax.set_xticks(x, list(classes), rotation=0 if k <= 8 else 60, fontsize=8)
+    ax.set_ylabel("share of draws")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def plot_size_distribution(
+    areas: Mapping[str, Sequence[float]],
+    edges: Sequence[float] = (1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 256000, 500000),
+    coco_edges: Sequence[float] = (32**2, 96**2),
+) -> Figure:
+    """Histogram of segment areas (native pixels, log scale) in the paper's bins, one outline
+    per dataset (``areas[name]``), instance counts over each bin, and COCO's small / medium /
+    large thresholds dashed. The two open bins (below the first edge, from the last edge up)
+    are drawn one doubling wide."""
+    if not areas:
+        raise ValueError("areas is empty: give {name: segment areas}")
+    arrays = {name: np.asarray(a, dtype=np.float64) for name, a in areas.items()}
+    if any(a.size and not np.isfinite(a).all() for a in arrays.values()):
+        raise ValueError("areas must be finite numbers")
+    edges = [float(e) for e in edges]
+    bins = np.array([edges[0] / 2, *edges, edges[-1] * 2])
+    figure = plt.figure(figsize=(9, 3.4))
+    ax = figure.subplots()
+    for index, (name, values) in enumerate(arrays.items()):
+        shown = np.clip(values, bins[0], np.nextafter(bins[-1], 0))  # open bins drawn closed
+        counts, _, patches = ax.hist(shown, bins=bins, histtype="step", lw=1.8, label=name)
+        color = patches[0].get_edgecolor()
+        for left, right, count in zip(bins[:-1], bins[1:], counts, strict=True):
+            if count:
+                above = index % 2 == 0  # every other dataset's counts under its line
+                ax.annotate(
+                    f"{int(count)}", (math.sqrt(left * right), count),
+                    xytext=(0, 2 if above else -3), textcoords="offset points", ha="center",
+                    va="bottom" if above else "top", fontsize=7, color=color,
+                )  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.15)
+    for edge, name in zip(coco_edges, ("COCO small | medium", "COCO medium | large"), strict=False):
+        ax.axvline(edge, color="black", ls="--", lw=0.8)
+        ax.text(edge * 1.05, ax.get_ylim()[1] * 0.5, name, fontsize=7, rotation=90, va="center")
+    ax.set_xticks(edges, [f"{e / 1000:g}k" for e in edges], fontsize=8)
+    ax.minorticks_off()
+    ax.set_xlim(bins[0], bins[-1])
+    ax.set_xlabel("segment area, native pixels (the paper's bins; the outer two are open)")
+    ax.set_ylabel("instances")
+    ax.legend(fontsize=8, loc="upper right")
+    figure.tight_layout()
+    return figure
+
+
+def _wilson(hits: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``hits / n``."""
+    if n == 0:
+        return math.nan, math.nan
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def plot_accuracy_by_size(
+    comparison: Any, scheme: str = "coco", title: str | None = None
+) -> Figure:
+    """Top-1 accuracy of every method of a comparison, one panel per size bin of ``scheme`` and
+    one for all instances, with 95% (Wilson) intervals that show how few instances a bin holds;
+    methods coloured by family (reds: hard attention, blues: attention maps)."""
+    methods = list(comparison.methods)
+    first = comparison.report(methods[0])
+    rows = first.by_size(scheme)
+    panels = [(row.label, row.count) for row in rows if row.count] + [("all", first.count)]
+    figure = plt.figure(figsize=(2.3 * len(panels) + 1.4, 0.32 * len(methods) + 1.3))
+    axes = figure.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    y = np.arange(len(methods))
+    for ax, (label, count) in zip(axes, panels, strict=True):
+        for i, method in enumerate(methods):
+            report = comparison.report(method)
+            if label == "all":
+                accuracy = report.accuracy
+            else:
+                accuracy = next(r.accuracy for r in report.by_size(scheme) if r.label == label)
+            lo, hi = _wilson(accuracy * count, count)
+            ax.barh(i, accuracy, color=_method_color(method), height=0.75)
+            ax.plot([lo, hi], [i, i], color="black", lw=1)
+        ax.set_xlim(0, 1)
+        ax.set_title(f"{label} (n={count})", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(axis="x", labelsize=7)
+    axes[0].set_yticks(y, methods, fontsize=8)
+    axes[0].invert_yaxis()
+    profile = comparison.provenance.get("profile", "?")
+    figure.suptitle(
+        title
+        or f"top-1 accuracy by segment size ({scheme} bins, {profile} profile), with 95% intervals",
+        fontsize=10,
+    )
+    figure.tight_layout()
+    return figure
+
+
+def plot_gaps(gaps: Mapping[str, Sequence[Any]], title: str | None = None) -> Figure:
+    """Differences of accuracy between two methods per size bin (``gaps[name]``: the
+    :class:`~roiattn.recipes.Gap` rows of :func:`~roiattn.recipes.paired_gaps`), each with its
+    interval; green when the whole interval is above zero, red when below, grey when it holds
+    zero (no difference shown)."""
+    if not gaps:
+        raise ValueError("gaps is empty: give {name: paired_gaps(...)}")
+    figure = plt.figure(figsize=(8, 1.25 * len(gaps) + 0.9))
+    axes = figure.subplots(len(gaps), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (name, rows) in zip(axes, gaps.items(), strict=True):
+        labels = [f"{g.label}\nn={g.count}" for g in rows]
+        for x, gap in enumerate(rows):
+            if math.isnan(gap.difference):
+                continue
+            color = {1: "tab:green", -1: "tab:red", 0: "0.45"}[gap.sign]
+            ax.plot([x, x], [100 * gap.low, 100 * gap.high], color=color, lw=2)
+            ax.plot(x, 100 * gap.difference, "o", color=color)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_ylabel("points", fontsize=8)
+        ax.set_title(name, fontsize=9, loc="left")
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_xticks(range(len(rows)), labels, fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+# --- Chapter 5: context matters --------------------------------------------------------------
+
+
+def plot_method_inputs(
+    dataset: Any, indices: Sequence[int], margin: float = 0.1, panel_size: float = 1.9
+) -> Figure:
+    """What three kinds of method are given of the same regions: one column per region, one row
+    per input: the whole image with the mask beside it (``image`` ignores the mask, ``attn-*``
+    and ``mask-channel`` take it as a second input), the image with the background set to the
+    mean colour (``hard@input``) and the box cut out and resized (``crop``, its ``margin``)."""
+    from roiattn.models.baselines import crop_to_mask
+
+    if not len(indices):
+        raise ValueError("indices is empty: give at least one item index")
+    picked = _pick_items(len(dataset), 1, indices, None)
+    items = [dataset[i] for i in picked]
+    images = torch.stack([item["image"] for item in items])
+    masks = torch.stack([torch.as_tensor(item["mask"], dtype=images.dtype) for item in items])
+    rows = {
+        "whole image\n(image, attn-*)": images,
+        "hard@input": images * (masks > 0).to(images.dtype),
+        "crop": crop_to_mask(images, masks, margin),
+    }
+    classes = getattr(dataset, "classes", None)
+    figure = plt.figure(figsize=(panel_size * len(items), panel_size * len(rows) + 0.2))
+    axes = figure.subplots(len(rows), len(items), squeeze=False)
+    for row, (name, pixels) in enumerate(rows.items()):
+        for column, item in enumerate(items):
+            ax = axes[row, column]
+            ax.imshow(denormalize(pixels[column]), interpolation="nearest")
+            if row == 0:
+                _outline(ax, _as_plane(item["mask"]), "red", width=2.0)
+                label = int(item["label"])
+                ax.set_title(classes[label] if classes is not None else str(label), fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if column == 0:
+                ax.set_ylabel(name, fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+# --- Chapter 7: explore ---------------------------------------------------------------------
+
+
+def plot_region_attention(
+    image: torch.Tensor,
+    mask: Any,
+    maps: Mapping[str, Any],
+    title: str | None = None,
+    maps_title: str | None = None,
+    panel_size: float = 1.7,
+) -> Figure:
+    """One region as a model sees it: the input (normalised ``(3, H, W)``) with the mask
+    outlined, the mask itself, then one panel per attention map in ``maps`` (``{point: (h, w)}``,
+    e.g. :func:`roiattn.widgets.attention_effects`), each on its own scale (its maximum in the
+    title) and shown at the input's extent so that it lines up with the region."""
+    plane = _as_plane(mask)
+    pixels = denormalize(image)
+    height, width = plane.shape
+    if pixels.shape[:2] != plane.shape:
+        raise ValueError(f"mask {plane.shape} and image {pixels.shape[:2]} differ in size")
+    extent = (0, width, height, 0)
+    columns = 2 + len(maps)
+    figure = plt.figure(figsize=(panel_size * columns, panel_size + 0.55))
+    axes = figure.subplots(1, columns, squeeze=False)[0]
+    axes[0].imshow(pixels, extent=extent, interpolation="nearest")
+    _outline(axes[0], plane, "white")
+    axes[0].set_title(title or "input", fontsize=8)
+    axes[1].imshow(plane, cmap="gray", vmin=0, vmax=1, extent=extent, interpolation="nearest")
+    axes[1].set_title(f"mask: {int((plane > 0.5).sum())} px", fontsize=8)
+    for ax, (point, value) in zip(axes[2:], maps.items(), strict=True):
+        value = _as_plane(value)
+        top = float(value.max())
+        ax.imshow(value, cmap="magma", vmin=0, vmax=top or 1.0, extent=extent,
+                  interpolation="nearest")  # fmt: skip
+        ax.set_title(f"{point} {value.shape[0]}×{value.shape[1]}\nmax {top:.2g}", fontsize=8)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if maps_title and maps:
+        figure.text(
+            (2 + len(maps) / 2) / columns, 0.01, maps_title, ha="center", va="bottom", fontsize=8
+        )
+    figure.tight_layout(rect=(0, 0.06 if maps_title and maps else 0, 1, 1))
+    return figure
+
+
+def plot_top_predictions(
+    predictions: Mapping[str, Sequence[tuple[str, float]]],
+    true_class: str | None = None,
+    columns: int = 5,
+    panel_size: tuple[float, float] = (2.1, 1.35),
+) -> Figure:
+    """Every method's top classes for one region as a grid of small bar charts (one panel per
+    method, most probable on top); the true class in green, the others in the method's family
+    colour, and the panel's title marked ✓ or ✗ by whether the top-1 answer is right."""
+    if not predictions:
+        raise ValueError("predictions is empty: give {method: [(class, probability), ...]}")
+    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
+        raise ValueError(f"columns must be a positive int, got {columns!r}")
+    methods = list(predictions)
+    columns = min(columns, len(methods))
+    rows = math.ceil(len(methods) / columns)
+    figure = plt.figure(figsize=(panel_size[0] * columns, panel_size[1] * rows + 0.3))
+    axes = figure.subplots(rows, columns, squeeze=False, sharex=True)
+    for ax in axes.flat[len(methods) :]:
+        ax.set_axis_off()
+    for ax, method in zip(axes.flat, methods, strict=False):
+        top = list(predictions[method])
+        names = [name for name, _ in top]
+        values = [float(p) for _, p in top]
+        colors = ["tab:green" if n == true_class else _method_color(method) for n in names]
+        y = np.arange(len(top))
+        ax.barh(y, values, color=colors, height=0.7)
+        for i, value in enumerate(values):
+            ax.text(min(value, 0.72) + 0.02, i, f"{value:.0%}", va="center", fontsize=7)
+        ax.set_yticks(y, names, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlim(0, 1)
+        ax.tick_params(axis="x", labelsize=6)
+        mark = "" if true_class is None else (" ✓" if names and names[0] == true_class else " ✗")
+        ax.set_title(f"{method}{mark}", fontsize=8)
+    if true_class is not None:
+        figure.suptitle(f"top predictions for one region (true class: {true_class})", fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def plot_bin_accuracy(
+    values: Mapping[str, float],
+    count: int,
+    title: str | None = None,
+    interval: bool = True,
+    size: tuple[float, float] = (6.0, 0.0),
+) -> Figure:
+    """Every method's accuracy in one size bin (``values[method]``, NaN when empty) as horizontal
+    bars coloured by family, with a 95% Wilson interval for ``count`` instances when
+    ``interval`` (meaningful for accuracy over instances, not for a mean over classes)."""
+    if not values:
+        raise ValueError("values is empty: give {method: accuracy}")
+    methods = list(values)
+    height = size[1] or 0.28 * len(methods) + 0.9
+    figure = plt.figure(figsize=(size[0], height))
+    ax = figure.subplots()
+    y = np.arange(len(methods))
+    for i, method in enumerate(methods):
+        value = float(values[method])
+        if math.isnan(value):
+            continue
+        ax.barh(i, value, color=_method_color(method), height=0.75)
+        right = value
+        if interval:
+            lo, right = _wilson(value * count, count)
+            ax.plot([lo, right], [i, i], color="black", lw=1)
+        ax.text(right + 0.015, i, f"{value:.0%}", va="center", fontsize=7)
+    ax.set_yticks(y, methods, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1.12)
+    ax.set_xticks(np.linspace(0, 1, 6))
+    ax.grid(axis="x", alpha=0.3)
+    ax.tick_params(axis="x", labelsize=7)
+    ax.set_title(f"{title or 'accuracy'} (n={count})", fontsize=9)
     figure.tight_layout()
     return figure

@@ -84,6 +84,14 @@ def mask_boxes(masks: Tensor, margin: float) -> Tensor:
     )
 
 
+def crop_to_mask(images: Tensor, masks: Tensor, margin: float = 0.1) -> Tensor:
+    """Each image cut to its mask's box (grown by ``margin``) and resized back to the images'
+    size: what ``crop`` classifies. ``masks`` must already be a ``(B, 1, H, W)`` batch."""
+    boxes = mask_boxes(masks, margin).to(images.dtype)
+    indexed = torch.cat([torch.arange(len(boxes), device=boxes.device)[:, None], boxes], 1)
+    return roi_align(images, indexed, images.shape[-2:], 1.0, sampling_ratio=2, aligned=True)
+
+
 class CropNet(RegionClassifier):
     """The image cropped to the ROI's box (plus ``margin``) and resized to the input size.
 
@@ -107,15 +115,10 @@ class CropNet(RegionClassifier):
 
     def crop(self, images: Tensor, masks: Tensor) -> Tensor:
         """The crops the backbone sees, shaped like ``images`` (for figures)."""
-        return self._crop(images, check_inputs(images, masks))
-
-    def _crop(self, images: Tensor, masks: Tensor) -> Tensor:
-        boxes = mask_boxes(masks, self.margin).to(images.dtype)
-        indexed = torch.cat([torch.arange(len(boxes), device=boxes.device)[:, None], boxes], 1)
-        return roi_align(images, indexed, images.shape[-2:], 1.0, sampling_ratio=2, aligned=True)
+        return crop_to_mask(images, check_inputs(images, masks), self.margin)
 
     def classify(self, images: Tensor, masks: Tensor) -> Tensor:
-        return self.backbone(self._crop(images, masks))
+        return self.backbone(crop_to_mask(images, masks, self.margin))
 
 
 class MaskChannelNet(RegionClassifier):
