@@ -339,3 +339,24 @@ def test_a_tight_crop_of_a_speck_shows_no_terrain():
         assert off_grey.max() < 45, f"item {item}: the crop shows a coloured (terrain) pixel"
         checked += 1
     assert checked > 30
+
+
+def test_plot_method_inputs_shows_what_each_kind_of_method_gets(world):
+    from roiattn.models import build_model
+    from roiattn.plots import plot_method_inputs
+
+    picked = [int(i) for i in np.flatnonzero(world.small)[:3]]
+    figure = plot_method_inputs(world, picked)
+    panels = [ax for ax in figure.axes if ax.images]
+    assert len(panels) == 3 * len(picked)
+    item = world[picked[0]]
+    whole, hard, crop = (panels[row * len(picked)].images[0].get_array() for row in range(3))
+    np.testing.assert_allclose(whole, denormalize(item["image"]), atol=1e-6)
+    outside = ~world.object_mask(picked[0])
+    mean = np.array([0.485, 0.456, 0.406])  # the background of hard@input: the mean colour
+    np.testing.assert_allclose(hard[outside], np.broadcast_to(mean, hard[outside].shape), atol=1e-6)
+    cropper = build_model("crop", "resnet18", len(world.classes))
+    expected = denormalize(cropper.crop(item["image"][None], item["mask"][None])[0])
+    np.testing.assert_allclose(crop, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="indices"):
+        plot_method_inputs(world, [])
