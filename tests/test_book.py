@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import shutil
 import subprocess
@@ -165,6 +166,28 @@ def test_chapter_pages_have_figures_and_a_colab_link_to_their_notebook(browser, 
         ".filter(img => img.complete && img.naturalWidth > 0).length"
     )
     assert figures >= 1, f"{notebook.stem} shows no decoded figure"
+
+
+TABLE_NOTEBOOKS = [
+    notebook
+    for notebook in NOTEBOOKS
+    if any(
+        "| --- |" in "".join(output.get("data", {}).get("text/markdown", ""))
+        for cell in json.loads(notebook.read_text())["cells"]
+        for output in cell.get("outputs", [])
+    )
+]
+
+
+def test_some_chapters_display_markdown_tables():
+    assert len(TABLE_NOTEBOOKS) >= 2, "chapters 5 and 6 display their results as Markdown tables"
+
+
+@pytest.mark.parametrize("notebook", TABLE_NOTEBOOKS, ids=lambda p: p.stem)
+def test_markdown_tables_in_outputs_render_as_tables(browser, site, notebook):
+    browser.get(f"{site}/notebooks/{notebook.stem}.html")
+    tables = browser.execute_script("return document.querySelectorAll('.cell_output table').length")
+    assert tables >= 1, f"{notebook.stem}: the Markdown tables of its outputs show as plain text"
 
 
 WIDGET_NOTEBOOKS = [
