@@ -4,10 +4,9 @@
 
 Trains every method of ``recipes.COCO_METHODS`` with the quick profile's recipe (the same
 regions, class-balanced draws, seed and settings as chapter 6) but ``epochs`` epochs (default
-8), and saves the comparison with its provenance as ``book/results/coco-<profile>-<N>-epochs.json``
+8), and saves the comparison with its provenance as ``book/results/coco-quick-<N>-epochs.json``
 (no model files), where chapter 6 finds it. The runs it saves under ``book/results/runs`` (not
-kept in git) make a
-second call load instead of train.
+kept in git) make a second call load instead of train.
 """
 
 from __future__ import annotations
