@@ -31,10 +31,6 @@ def comparison():
     return result
 
 
-def cell(comparison, method: str, column: str) -> float:
-    return comparison.accuracy(method, column)
-
-
 @pytest.mark.slow
 def test_the_table_has_the_worlds_two_size_bins(comparison):
     assert comparison.columns()[:2] == ["small", "large"]
@@ -43,32 +39,32 @@ def test_the_table_has_the_worlds_two_size_bins(comparison):
 
 @pytest.mark.slow
 def test_first_layer_attention_beats_hard_attention_on_small_regions(comparison):
-    hard = cell(comparison, "hard@input", "small")
-    assert cell(comparison, "attn-add@conv1", "small") >= max(hard + 0.35, 0.6)
-    assert cell(comparison, "attn-mul@conv1", "small") >= hard + 0.25
-    assert cell(comparison, "crop", "small") <= 0.35  # it sees a dark square, whatever the class
+    hard = comparison.accuracy("hard@input", "small")
+    assert comparison.accuracy("attn-add@conv1", "small") >= max(hard + 0.35, 0.6)
+    assert comparison.accuracy("attn-mul@conv1", "small") >= hard + 0.25
+    assert comparison.accuracy("crop", "small") <= 0.35  # it sees a dark square, whatever the class
 
 
 @pytest.mark.slow
 def test_first_layer_attention_about_matches_hard_attention_on_large_regions(comparison):
-    hard = cell(comparison, "hard@input", "large")
+    hard = comparison.accuracy("hard@input", "large")
     assert hard >= 0.9
-    assert abs(cell(comparison, "attn-add@conv1", "large") - hard) <= 0.15
+    assert abs(comparison.accuracy("attn-add@conv1", "large") - hard) <= 0.15
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", FIRST_LAYER)
 def test_first_layer_attention_beats_the_layer3_merge_on_small_regions(comparison, method):
-    layer3 = cell(comparison, "attn-add@layer3", "small")
+    layer3 = comparison.accuracy("attn-add@layer3", "small")
     margin = 0.35 if method == "attn-add@conv1" else 0.2
-    assert cell(comparison, method, "small") >= layer3 + margin
+    assert comparison.accuracy(method, "small") >= layer3 + margin
 
 
 @pytest.mark.slow
 def test_several_maps_are_no_better_than_one_at_the_first_layer(comparison):
     for column in ("small", "large"):
-        conv1 = cell(comparison, "attn-add@conv1", column)
-        assert cell(comparison, "attn-add@all", column) <= conv1 + 0.05
+        conv1 = comparison.accuracy("attn-add@conv1", column)
+        assert comparison.accuracy("attn-add@all", column) <= conv1 + 0.05
 
 
 @pytest.mark.slow
@@ -77,4 +73,4 @@ def test_the_whole_image_is_far_behind(comparison):
     for method in ("attn-add@conv1", "attn-add@all"):
         assert comparison.accuracy(method) >= image + 0.35
     assert comparison.accuracy("attn-mul@conv1") >= image + 0.25
-    assert cell(comparison, "image", "small") <= 0.5  # it cannot tell which speck is meant
+    assert comparison.accuracy("image", "small") <= 0.5  # it cannot tell which speck is meant
