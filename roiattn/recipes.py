@@ -5,7 +5,9 @@ settings and one results folder each, all chosen by the profile.
 method of :data:`SHAPES_METHODS` on :func:`shapes_data`, synthetic scenes built so that the
 paper's findings must appear. The test ``tests/test_findings.py`` trains it and asserts the
 findings; chapter 5 calls the same function and, when the test (or an earlier run) has saved the
-runs in :func:`results_dir`, loads them.
+runs in :func:`results_dir`, loads them. It trains the profile's ContextShapes backbone at its
+ContextShapes rate (:meth:`~roiattn.profiles.Profile.for_shapes`: in the quick profile a ResNet
+small enough for eight methods to train in a few minutes on a CPU).
 
 **COCO** (chapters 4, 6 and 7):
 Chapter 6 trains every method of :data:`COCO_METHODS` with :func:`coco_comparison`, which keeps
@@ -154,13 +156,14 @@ def shapes_comparison(
     progress: bool = True,
 ) -> Comparison:
     """Train and evaluate ``methods`` on :func:`shapes_data` with
-    :func:`~roiattn.experiments.compare`: the profile's settings, plain shuffling, the world's
-    own size bins (``small`` specks, ``large`` bodies).
+    :func:`~roiattn.experiments.compare`: the profile's settings for ContextShapes
+    (:meth:`~roiattn.profiles.Profile.for_shapes`), plain shuffling, the world's own size bins
+    (``small`` specks, ``large`` bodies).
 
     Saved as ``<results>/shapes-<profile>.json`` (``results`` defaults to :func:`results_dir`);
     runs already saved there with the same settings are loaded unless ``retrain=True``.
     """
-    profile = _profile(profile)
+    profile = _profile(profile).for_shapes()
     train, test = shapes_data(profile)
     return compare(
         list(methods),

@@ -13,7 +13,7 @@ checks that they do:
 
 It always trains (``retrain=True``), into ``$ROIATTN_DATA/results``, where chapter 5 then finds
 the same runs and loads them. The margins are set well inside what was measured (see the
-closing note of issue 4). Several minutes on two CPU cores; marked ``slow``.
+closing note of issue 4). About three minutes on two CPU cores; marked ``slow``.
 """
 
 import pytest
@@ -21,6 +21,7 @@ import pytest
 from roiattn import recipes
 
 FIRST_LAYER = ("attn-add@conv1", "attn-mul@conv1")
+BUDGET_SECONDS = 300  # the issue's budget for its seven methods; SHAPES_METHODS adds an eighth
 
 
 @pytest.fixture(scope="module")
@@ -38,26 +39,32 @@ def test_the_table_has_the_worlds_two_size_bins(comparison):
 
 
 @pytest.mark.slow
-def test_first_layer_attention_beats_hard_attention_on_small_regions(comparison):
+def test_the_whole_comparison_takes_at_most_five_minutes(comparison):
+    spent = comparison.provenance["seconds"]
+    assert spent <= BUDGET_SECONDS, f"{spent:.0f} s for {len(comparison.methods)} methods"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", FIRST_LAYER)
+def test_first_layer_attention_beats_hard_attention_on_small_regions(comparison, method):
     hard = comparison.accuracy("hard@input", "small")
-    assert comparison.accuracy("attn-add@conv1", "small") >= max(hard + 0.35, 0.6)
-    assert comparison.accuracy("attn-mul@conv1", "small") >= hard + 0.25
+    assert comparison.accuracy(method, "small") >= max(hard + 0.35, 0.6)
     assert comparison.accuracy("crop", "small") <= 0.35  # it sees a dark square, whatever the class
 
 
 @pytest.mark.slow
-def test_first_layer_attention_about_matches_hard_attention_on_large_regions(comparison):
+@pytest.mark.parametrize("method", FIRST_LAYER)
+def test_first_layer_attention_about_matches_hard_attention_on_large_regions(comparison, method):
     hard = comparison.accuracy("hard@input", "large")
     assert hard >= 0.9
-    assert abs(comparison.accuracy("attn-add@conv1", "large") - hard) <= 0.15
+    assert abs(comparison.accuracy(method, "large") - hard) <= 0.1
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("method", FIRST_LAYER)
 def test_first_layer_attention_beats_the_layer3_merge_on_small_regions(comparison, method):
     layer3 = comparison.accuracy("attn-add@layer3", "small")
-    margin = 0.35 if method == "attn-add@conv1" else 0.2
-    assert comparison.accuracy(method, "small") >= layer3 + margin
+    assert comparison.accuracy(method, "small") >= layer3 + 0.35
 
 
 @pytest.mark.slow
@@ -70,7 +77,6 @@ def test_several_maps_are_no_better_than_one_at_the_first_layer(comparison):
 @pytest.mark.slow
 def test_the_whole_image_is_far_behind(comparison):
     image = comparison.accuracy("image")
-    for method in ("attn-add@conv1", "attn-add@all"):
+    for method in (*FIRST_LAYER, "attn-add@all"):
         assert comparison.accuracy(method) >= image + 0.35
-    assert comparison.accuracy("attn-mul@conv1") >= image + 0.25
     assert comparison.accuracy("image", "small") <= 0.5  # it cannot tell which speck is meant

@@ -13,7 +13,9 @@ from roiattn.models import (
     ROIAttentionNet,
     WeightsUnavailableError,
     build_model,
+    make_resnet,
     mask_boxes,
+    stage_channels,
 )
 
 NO_OP_METHODS = [
@@ -22,7 +24,7 @@ NO_OP_METHODS = [
     "attn-mul@layer1+layer4",
     "mask-channel",
 ]
-ARCHS = ["resnet18", "resnet34", "resnet50", "resnet101"]
+ARCHS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet10_w32"]
 
 
 def batch(size: int = 32, n: int = 2, seed: int = 0):
@@ -79,6 +81,7 @@ def test_gradient_reaches_the_side_branch_at_init(method):
     [
         ("resnet18", METHODS),
         ("resnet50", METHODS),
+        ("resnet10_w32", METHODS),
         # building the big ones dominates: one method of each kind that touches every stage
         ("resnet34", ("attn-mul@all", "hard@layer3", "crop", "mask-channel")),
         ("resnet101", ("attn-mul@all", "hard@layer3", "crop", "mask-channel")),
@@ -116,6 +119,32 @@ def test_initialisation_follows_the_paper():
     for branch in mul.branches.values():
         assert torch.all(branch.conv.weight == 0) and torch.all(branch.conv.bias == 1)
     assert add.branches["layer3"].conv.out_channels == 256  # resnet18's layer3
+
+
+def test_the_small_resnet_is_a_torchvision_resnet_of_its_own_widths():
+    torch.manual_seed(0)
+    small = make_resnet("resnet10_w32", num_classes=4)
+    assert isinstance(small, torchvision.models.ResNet)
+    assert stage_channels(small) == {
+        "conv1": 32,
+        "layer1": 32,
+        "layer2": 64,
+        "layer3": 128,
+        "layer4": 256,
+    }
+    assert [len(getattr(small, f"layer{k}")) for k in range(1, 5)] == [1, 1, 1, 1]
+    n_parameters = sum(p.numel() for p in small.parameters())
+    assert n_parameters < sum(p.numel() for p in make_resnet("resnet18").parameters()) / 8
+    # torchvision's initialisation: He-normal convolutions (fan out), batch norms at 1 and 0
+    fan_out = small.layer3[0].conv1.out_channels * 9
+    assert small.layer3[0].conv1.weight.std().item() == pytest.approx(
+        (2 / fan_out) ** 0.5, rel=0.05
+    )
+    assert torch.all(small.bn1.weight == 1) and torch.all(small.bn1.bias == 0)
+    with torch.no_grad():
+        assert small(torch.randn(2, 3, 48, 48)).shape == (2, 4)
+    with pytest.raises(ValueError, match="resnet10_w32 has no pretrained weights"):
+        make_resnet("resnet10_w32", weights="DEFAULT")
 
 
 def outside(masks: torch.Tensor, margin: int) -> torch.Tensor:

@@ -43,6 +43,20 @@ def test_each_profile_fixes_everything_a_run_depends_on():
         assert json.loads(json.dumps(profile.to_dict()))["name"] == profile.name
 
 
+def test_context_shapes_trains_its_own_backbone_under_the_same_name():
+    quick = get("quick")
+    shapes = quick.for_shapes()
+    assert (shapes.name, shapes.arch, shapes.lr) == ("quick", quick.shapes_arch, quick.shapes_lr)
+    assert shapes.arch != quick.arch and shapes.for_shapes() is shapes
+    assert {k: v for k, v in shapes.to_dict().items() if k not in ("arch", "lr")} == {
+        k: v for k, v in quick.to_dict().items() if k not in ("arch", "lr")
+    }
+    full = get("full")
+    assert full.for_shapes() is full  # the same ResNet-50 at the same rate
+    with pytest.raises(ValueError, match="shapes_lr must be > 0"):
+        quick.replace(shapes_lr=0.0)
+
+
 def test_replace_checks_and_marks_the_changed_profile():
     quick = get("quick")
     assert quick.replace() is quick

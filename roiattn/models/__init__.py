@@ -4,6 +4,8 @@ from roiattn.models.attention import MERGE_OPS, AttentionBranch, ROIAttentionNet
 from roiattn.models.backbone import (
     MERGE_POINTS,
     RESNET_ARCHS,
+    SMALL_RESNETS,
+    SmallResNet,
     WeightsUnavailableError,
     make_resnet,
     resnet_forward,
@@ -33,6 +35,8 @@ __all__ = [
     "RESNET_ARCHS",
     "ROIAttentionNet",
     "RegionClassifier",
+    "SMALL_RESNETS",
+    "SmallResNet",
     "WeightsUnavailableError",
     "build_model",
     "check_inputs",
