@@ -43,6 +43,7 @@ from torch.utils.data import Dataset, Subset
 from roiattn import profiles
 from roiattn.data import COCORegions, ContextShapes, DataSource, find_coco
 from roiattn.data.download import default_data_dir
+from roiattn.data.indexing import check_index
 from roiattn.data.samplers import ClassBalancedSampler
 from roiattn.evaluate import Report
 from roiattn.experiments import Comparison, compare
@@ -203,12 +204,7 @@ class RegionCache(Dataset):
         return len(self.dataset)
 
     def __getitem__(self, index: int) -> Any:
-        if isinstance(index, bool) or not isinstance(index, int | np.integer):
-            raise TypeError(f"item index must be an int, got {index!r}")
-        n = len(self)
-        if not -n <= index < n:
-            raise IndexError(f"item {index} out of range for {n} items")
-        index = int(index) % n
+        index = check_index(index, len(self))
         item = self._items.get(index)
         if item is None:
             item = self._items[index] = self.dataset[index]

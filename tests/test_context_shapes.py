@@ -276,10 +276,13 @@ def test_bad_arguments_raise_value_error(kwargs, message):
 def test_bad_indices(world):
     with pytest.raises(IndexError):
         world[len(world)]
-    with pytest.raises(ValueError, match="int"):
+    with pytest.raises(TypeError, match="item index must be an int"):
         world["0"]
     with pytest.raises(IndexError):
         world.scene_image(world.n_images)
+    with pytest.raises(TypeError, match="scene index must be an int"):
+        world.scene_image(True)
+    assert world[-1]["label"] == world[len(world) - 1]["label"]  # negatives count from the end
     with pytest.raises(ValueError, match="split"):
         world.to_coco("/tmp/never-written", split="a/b")
     with pytest.raises(ValueError, match="image_format"):

@@ -42,6 +42,7 @@ from pycocotools import mask as mask_utils
 from torch.utils.data import Dataset
 
 from roiattn.data.images import IMAGENET_MEAN, normalize
+from roiattn.data.indexing import check_index
 
 VIEWS: tuple[str, ...] = ("context", "image")
 MEAN_RGB = np.array([round(255 * m) for m in IMAGENET_MEAN], dtype=np.uint8)
@@ -626,12 +627,8 @@ class COCORegions(Dataset):
         }
 
     def __getitem__(self, item: int) -> dict[str, Any]:
-        if isinstance(item, bool) or not isinstance(item, int | np.integer):
-            raise TypeError(f"item index must be an int, got {item!r}")
         n = len(self)
-        if not -n <= item < n:
-            raise IndexError(f"item {item} out of range for {n} regions")
-        item = int(item) % n
+        item = check_index(item, n, unit="regions")
         if not self.skip_bad_files:
             return self._read(item)
         for step in range(n):  # a corrupt file: warn, remember, show the next good item

@@ -68,6 +68,7 @@ import torch
 from torch.utils.data import Dataset
 
 from roiattn.data.images import normalize
+from roiattn.data.indexing import check_index
 
 # name of each class's body (shape), its colour, and the name and colour of its home terrain
 CLASS_NAMES: tuple[str, ...] = (
@@ -367,11 +368,7 @@ class ContextShapes(Dataset):
         return range(int(self._scene_start[scene]), int(self._scene_start[scene + 1]))
 
     def _check_scene(self, scene: int) -> int:
-        if isinstance(scene, bool) or not isinstance(scene, int | np.integer):
-            raise ValueError(f"scene must be an int, got {scene!r}")
-        if not -self.n_images <= scene < self.n_images:
-            raise IndexError(f"scene {scene} out of range for {self.n_images} scenes")
-        return int(scene) % self.n_images
+        return check_index(scene, self.n_images, "scene", "scenes")
 
     def _nearest_site(self, scene: int) -> np.ndarray:
         """For every pixel of scene ``scene``, the index of its terrain site (Voronoi cell)."""
@@ -431,12 +428,7 @@ class ContextShapes(Dataset):
     # ---------------------------------------------------------------- dataset protocol
 
     def _check_item(self, item: int) -> int:
-        if isinstance(item, bool) or not isinstance(item, int | np.integer):
-            raise ValueError(f"item index must be an int, got {item!r}")
-        n = len(self)
-        if not -n <= item < n:
-            raise IndexError(f"item {item} out of range for {n} items")
-        return int(item) % n
+        return check_index(item, len(self))
 
     def __len__(self) -> int:
         return len(self.labels)

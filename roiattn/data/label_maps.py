@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from roiattn.data.coco import VIEWS, DataFileError, load_region
+from roiattn.data.indexing import check_index
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 LABEL_MODES: tuple[str, ...] = ("1", "L", "P", "I", "I;16")
@@ -327,12 +328,7 @@ class LabelMapRegions(Dataset):
         return (np.cumsum(edges[:, :-1], axis=1) > 0).astype(np.uint8)
 
     def __getitem__(self, item: int) -> dict[str, Any]:
-        if isinstance(item, bool) or not isinstance(item, int | np.integer):
-            raise TypeError(f"item index must be an int, got {item!r}")
-        n = len(self)
-        if not -n <= item < n:
-            raise IndexError(f"item {item} out of range for {n} regions")
-        item = int(item) % n
+        item = check_index(item, len(self), unit="regions")
         image_index = int(self.image_ids[item])
         width, height = (int(v) for v in self._sizes[image_index])
         box = self.boxes[item]
