@@ -102,8 +102,8 @@ class Profile:
 
         On a CPU, eight ResNet-18s take a quarter of an hour to learn the world; the quick
         profile's ContextShapes runs use ``resnet10_w32``, a seventh of ResNet-18's compute,
-        which learns it at least as well at a higher rate (chapter 5, exercise 6). The full profile
-        trains the same ResNet-50 on both.
+        which learns it at least as well at a higher rate (chapter 5, exercise 6). The full
+        profile trains the same ResNet-50 on both.
         """
         return self.replace(name=self.name, arch=self.shapes_arch, lr=self.shapes_lr)
 
