@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageDraw
 from pycocotools import mask as mask_utils
 
@@ -32,6 +33,18 @@ SYNTHETIC_CATEGORIES = [
 ]
 # image index -> how it is stored (everything else: RGB JPEG)
 SYNTHETIC_MODES = {1: ("L", "jpg"), 2: ("CMYK", "jpg"), 3: ("P", "png")}
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_are_left_as_found():
+    """Fail a test that changes torch's thread count for the rest of the session: every later
+    test would run on fewer threads (the findings test's time budget among them)."""
+    before = torch.get_num_threads()
+    yield
+    after = torch.get_num_threads()
+    if after != before:
+        torch.set_num_threads(before)
+        pytest.fail(f"the test left torch at {after} thread(s), it found {before}")
 
 
 def real_coco_root() -> Path | None:

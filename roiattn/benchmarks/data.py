@@ -23,7 +23,7 @@ import PIL
 import torch
 from PIL import Image, features
 
-from roiattn.benchmarks.timing import interleaved, median
+from roiattn.benchmarks.timing import interleaved, median, torch_threads
 from roiattn.data.coco import COCORegions
 from roiattn.data.sources import COCO_ROOT_ENV
 
@@ -103,7 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     if root is None:
         parser.error(f"no COCO folder found: pass --root or set {COCO_ROOT_ENV}")
 
-    torch.set_num_threads(args.threads)
+    with torch_threads(args.threads):
+        return _measure(args, root)
+
+
+def _measure(args: argparse.Namespace, root: Path) -> int:
+    """Time every contender and print the table; 1 when a ratio is below ``--min-ratio``."""
     datasets = {
         (size, view): COCORegions(root, args.split, image_size=size, view=view)
         for size in args.sizes

@@ -18,7 +18,7 @@ import torch
 import torchvision
 
 from roiattn import profiles
-from roiattn.benchmarks.timing import interleaved, median
+from roiattn.benchmarks.timing import interleaved, median, torch_threads
 from roiattn.models import build_model
 from roiattn.runtime import choose_precision, describe_device, resolve_device, use_channels_last
 from roiattn.train import make_optimizer, train_step
@@ -70,9 +70,12 @@ def main(
     )
     parser.add_argument("--json", type=Path, help="also save the figures as JSON here")
     args = parser.parse_args(argv)
+    with torch_threads(args.threads):
+        return _measure(args, parser)
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+
+def _measure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Build both models, time their training steps and print (and save) the figures."""
     profile = profiles.get(args.profile)
     arch = args.arch or profile.arch
     batch = args.batch or profile.batch_size
