@@ -1,6 +1,7 @@
 """ContextShapes: determinism, the item format, the world's rules, speed, COCO export, errors."""
 
 import json
+import pickle
 import time
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from roiattn.data import ContextShapes, denormalize
+from roiattn.data import ContextShapes, denormalize, normalize
 from roiattn.data.context_shapes import MAX_CLASSES, RIM_COLOUR, SPECK_SPACING
 from roiattn.plots import plot_scenes
 
@@ -363,3 +364,13 @@ def test_plot_method_inputs_shows_what_each_kind_of_method_gets(world):
     np.testing.assert_allclose(crop, expected, atol=1e-6)
     with pytest.raises(ValueError, match="indices"):
         plot_method_inputs(world, [])
+
+
+def test_a_drawn_scene_is_kept_and_handed_out_as_a_copy():
+    world = ContextShapes(6, 48, seed=5)
+    first = world.scene_image(2)
+    first[:] = 0  # the caller's copy: the world is unchanged
+    again = world.scene_image(2)
+    assert again.any() and np.array_equal(again, ContextShapes(6, 48, seed=5).scene_image(2))
+    assert torch.equal(world[world.scene_items(2)[0]]["image"], normalize(again))
+    assert pickle.loads(pickle.dumps(world))._scenes == {}  # workers draw their own

@@ -115,6 +115,7 @@ SPECK_COLOUR: tuple[int, int, int] = (20, 20, 20)
 RIM_COLOUR: tuple[int, int, int] = (190, 190, 190)  # every speck's pale outline
 MAX_CLASSES = len(CLASS_NAMES)
 MIN_IMAGE_SIZE = 32
+SCENE_CACHE_BYTES = 64 * 2**20  # drawn scenes kept per dataset (all 800 of the quick profile's)
 
 # geometry, as fractions of the image size S
 SPECK_HALF = 1 / 24  # half the side of a speck (a square, centred on a pixel)
@@ -245,6 +246,9 @@ class ContextShapes(Dataset):
         # ascending upper edges (the convention of roiattn.evaluate): bin 0 is area < edge
         # (the specks), bin 1 is area >= edge (the large bodies)
         self.size_bins: tuple[float, ...] = (edge,)
+        # drawn scenes, up to SCENE_CACHE_BYTES: a scene's items (and every method trained on
+        # the same dataset) draw it once
+        self._scenes: dict[int, np.ndarray] = {}
 
     # ---------------------------------------------------------------- layout
 
@@ -386,8 +390,16 @@ class ContextShapes(Dataset):
         return self._sites[scene][:, 2].astype(np.int64)[self._nearest_site(scene)]
 
     def scene_image(self, scene: int) -> np.ndarray:
-        """Scene ``scene`` as a uint8 RGB array ``(S, S, 3)``."""
+        """Scene ``scene`` as a uint8 RGB array ``(S, S, 3)`` (a copy: change it freely)."""
         scene = self._check_scene(scene)
+        image = self._scenes.get(scene)
+        if image is None:
+            image = self._draw_scene(scene)
+            if (len(self._scenes) + 1) * image.nbytes <= SCENE_CACHE_BYTES:
+                self._scenes[scene] = image
+        return image.copy()
+
+    def _draw_scene(self, scene: int) -> np.ndarray:
         image = self._sites[scene][:, 3:6][self._nearest_site(scene)]  # (S, S, 3): the terrain
         s, rim = self.image_size, self.rim_half
         for item in self.scene_items(scene):
@@ -450,6 +462,10 @@ class ContextShapes(Dataset):
 
     def __repr__(self) -> str:
         return f"{self.description}: {len(self)} regions, classes {self.classes}"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # DataLoader workers draw scenes for themselves: the drawn ones are not copied to each
+        return {**self.__dict__, "_scenes": {}}
 
     # ---------------------------------------------------------------- COCO export
 
