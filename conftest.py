@@ -8,6 +8,12 @@ Passive waiting costs nothing when the machine is otherwise idle.
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# nbval reads a cell's messages only once the cell has finished, and a kernel's iopub socket
+# drops what is queued beyond ZeroMQ's limit (1000 by default). Chapter 6's five-minute cell,
+# whose progress bars redraw ten times a second, failed once with "Timeout of 5 seconds exceeded
+# waiting for output", most likely because its last messages were dropped. Bars that redraw
+# every 10 s say the same in a fraction of the messages.
+os.environ.setdefault("TQDM_MININTERVAL", "10")
 
 
 def pytest_collection_modifyitems(items):
