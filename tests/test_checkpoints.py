@@ -12,6 +12,7 @@ import pytest
 import torch
 from synthetic_regions import TinyRegions
 
+from roiattn.benchmarks.timing import torch_threads
 from roiattn.checkpoints import (
     CheckpointError,
     load_checkpoint,
@@ -28,10 +29,8 @@ RUN = dict(epochs=2, batch_size=4, lr=1e-3, checkpoint_every=4, seed=7, progress
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 def fresh_model(seed=0):
@@ -57,11 +56,9 @@ def kill_at(step_to_die):
 
 @pytest.fixture(scope="module")
 def uninterrupted():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    model = fresh_model()
-    history = fit(model, *data(), **RUN)
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        model = fresh_model()
+        history = fit(model, *data(), **RUN)
     return model.state_dict(), history
 
 

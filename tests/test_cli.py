@@ -7,9 +7,9 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
+from roiattn.benchmarks.timing import torch_threads
 from roiattn.cli import build_parser, main
 
 SMALL = ["--data", "shapes", "--shapes-train", "3", "--shapes-test", "2", "--image-size", "32",
@@ -19,10 +19,8 @@ SMALL = ["--data", "shapes", "--shapes-train", "3", "--shapes-test", "2", "--ima
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 def run(argv):
@@ -36,10 +34,8 @@ def run(argv):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cli") / "run"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    code = run(["train", "attn-add@conv1", *SMALL, "--out", folder, "--checkpoint-every", "2"])
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        code = run(["train", "attn-add@conv1", *SMALL, "--out", folder, "--checkpoint-every", "2"])
     assert code == 0
     return folder
 

@@ -10,6 +10,7 @@ import torch
 from synthetic_regions import TinyRegions
 from torch.utils.data import Subset
 
+from roiattn.benchmarks.timing import torch_threads
 from roiattn.evaluate import (
     COCO_BINS,
     PAPER_BINS,
@@ -26,10 +27,8 @@ matplotlib.use("Agg")
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 def test_the_papers_bins_are_the_authors():

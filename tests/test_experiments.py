@@ -9,6 +9,7 @@ import torch
 from synthetic_regions import TinyRegions
 
 from roiattn import experiments
+from roiattn.benchmarks.timing import torch_threads
 from roiattn.experiments import compare, load_results
 
 matplotlib.use("Agg")
@@ -19,10 +20,8 @@ BUDGET = dict(epochs=1, batch_size=4, lr=1e-3, eval_batch_size=8)
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 def data(n_train=16, n_test=10, **kwargs):
@@ -32,11 +31,9 @@ def data(n_train=16, n_test=10, **kwargs):
 @pytest.fixture(scope="module")
 def first(tmp_path_factory):
     folder = tmp_path_factory.mktemp("results")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    table = compare(METHODS, *data(), "quick", results_dir=folder, seed=3, progress=False,
-                    save_models=True, **BUDGET)  # fmt: skip
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        table = compare(METHODS, *data(), "quick", results_dir=folder, seed=3, progress=False,
+                        save_models=True, **BUDGET)  # fmt: skip
     return table, folder
 
 

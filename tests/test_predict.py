@@ -7,6 +7,7 @@ import torch
 from PIL import Image
 from synthetic_regions import TinyRegions
 
+from roiattn.benchmarks.timing import torch_threads
 from roiattn.checkpoints import save_checkpoint
 from roiattn.data.images import denormalize
 from roiattn.models import build_model
@@ -18,23 +19,19 @@ CLASSES = ["shade0", "shade1", "shade2"]
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A model trained to tell region brightness, saved by fit, loaded back alone."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     folder = tmp_path_factory.mktemp("run")
-    torch.manual_seed(0)
-    model = build_model("attn-add@conv1", "resnet18", num_classes=3)
-    fit(model, TinyRegions(48), epochs=4, batch_size=8, lr=2e-3, checkpoint_dir=folder,
-        progress=False)  # fmt: skip
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        torch.manual_seed(0)
+        model = build_model("attn-add@conv1", "resnet18", num_classes=3)
+        fit(model, TinyRegions(48), epochs=4, batch_size=8, lr=2e-3, checkpoint_dir=folder,
+            progress=False)  # fmt: skip
     return model, load_model(folder), folder
 
 

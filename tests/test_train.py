@@ -8,6 +8,7 @@ import torch
 from synthetic_regions import TinyRegions
 from torch.utils.data import Subset
 
+from roiattn.benchmarks.timing import torch_threads
 from roiattn.models import build_model
 from roiattn.runtime import choose_precision
 from roiattn.train import History, epoch_order, fit
@@ -18,10 +19,8 @@ matplotlib.use("Agg")
 @pytest.fixture(autouse=True)
 def one_thread():
     """One thread: faster on this shared 2-core machine, and the same in every process."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 def model(method="attn-add@conv1", seed=0, num_classes=3):
