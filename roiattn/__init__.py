@@ -1,34 +1,49 @@
 """roiattn: classify one region of an image with a CNN that takes the region's mask as a second
-input (Eppel 2018, arXiv 1812.00291), and every baseline it is compared with."""
+input (Eppel 2018, arXiv 1812.00291), and every baseline it is compared with.
+
+The modules, by job: :mod:`roiattn.masks` (resizing masks), :mod:`roiattn.models` (every
+method), :mod:`roiattn.data` (region datasets), :mod:`roiattn.train` (the loop),
+:mod:`roiattn.evaluate` (accuracy per size bin, and how far to trust it),
+:mod:`roiattn.experiments` (the book's experiments, defined once), :mod:`roiattn.profiles`
+(quick or full), :mod:`roiattn.errors` (every error roiattn raises on purpose).
+"""
 
 from roiattn import profiles
-from roiattn.evaluate import Report, evaluate
-from roiattn.experiments import Comparison, compare, load_results
+from roiattn.errors import (
+    CheckpointError,
+    DataFileError,
+    DownloadError,
+    UsageError,
+    WeightsUnavailableError,
+)
+from roiattn.experiments import Comparison, Experiment, compare, load_results
 from roiattn.masks import RESIZE_MODES, as_mask_batch, resize_mask
 from roiattn.models import METHODS, ROIAttentionNet, build_model
-from roiattn.predict import load_model, predict
 from roiattn.profiles import Profile
-from roiattn.train import History, fit
+from roiattn.train import History, TrainSettings, fit
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "METHODS",
     "RESIZE_MODES",
+    "CheckpointError",
     "Comparison",
+    "DataFileError",
+    "DownloadError",
+    "Experiment",
     "History",
     "Profile",
     "ROIAttentionNet",
-    "Report",
+    "TrainSettings",
+    "UsageError",
+    "WeightsUnavailableError",
     "__version__",
     "as_mask_batch",
     "build_model",
     "compare",
-    "evaluate",
     "fit",
-    "load_model",
     "load_results",
-    "predict",
     "profiles",
     "resize_mask",
 ]

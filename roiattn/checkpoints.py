@@ -20,14 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from roiattn.errors import CheckpointError
 from roiattn.models import CropNet, HardAttentionNet, ROIAttentionNet, build_model
 
 CHECKPOINT_NAME = "last.pt"
-FORMAT = "roiattn.checkpoint/1"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be read, or that does not fit the run it is used for."""
+FORMAT = "roiattn.checkpoint/2"
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -122,20 +119,15 @@ def save_checkpoint(
     path: str | os.PathLike,
     model: nn.Module,
     *,
-    optimizer: torch.optim.Optimizer | None = None,
-    scheduler: Any = None,
-    scaler: Any = None,
-    step: int = 0,
-    epoch: int = 0,
-    history: dict[str, Any] | None = None,
     classes: list[str] | None = None,
     meta: dict[str, Any] | None = None,
-    training: dict[str, Any] | None = None,
+    run: dict[str, Any] | None = None,
 ) -> Path:
     """Write a checkpoint atomically and return its path.
 
-    ``meta`` describes the model's data (image size, view, ...); ``training`` holds what ``fit``
-    needs to go on mid-epoch. Pass no optimizer for a model-only file (a fraction of the size).
+    ``meta`` describes the model's data (image size, view, ...); ``run`` is a training run's
+    state (:meth:`roiattn.train.TrainState.state_dict`), for a run to resume from. Without it
+    the file holds the model only (a fraction of the size).
     """
     path = Path(path)
     spec = model_spec(model)
@@ -144,24 +136,14 @@ def save_checkpoint(
             f"{len(classes)} class names for a model with {spec['num_classes']} outputs"
         )
     state = {
+        **(run or {}),
         "format": FORMAT,
         **spec,
         "classes": list(classes) if classes is not None else None,
         "model": unwrap(model).state_dict(),
-        "step": int(step),
-        "epoch": int(epoch),
-        "history": history,
         "meta": meta or {},
         "rng": rng_state(),
     }
-    if optimizer is not None:
-        state["optimizer"] = optimizer.state_dict()
-    if scheduler is not None:
-        state["scheduler"] = scheduler.state_dict()
-    if scaler is not None:
-        state["scaler"] = scaler.state_dict()
-    if training is not None:
-        state["training"] = training
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

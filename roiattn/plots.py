@@ -639,66 +639,80 @@ def _wilson(hits: float, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 def plot_accuracy_by_size(
-    comparison: Any, scheme: str = "coco", title: str | None = None
-) -> Figure:
-    """Top-1 accuracy of every method of a comparison, one panel per size bin of ``scheme`` and
-    one for all instances, with 95% (Wilson) intervals that show how few instances a bin holds;
-    methods coloured by family (reds: hard attention, blues: attention maps)."""
+    comparison: Any, scheme: str | None = None, metric: str = "mean_class",
+    title: str | None = None,
+) -> Figure:  # fmt: skip
+    """Every method of a comparison, one panel per non-empty size bin of ``scheme`` and one for
+    all regions: the mean over seeds as a bar, the range over seeds as a black line, and the
+    baselines as vertical lines (dashed: the majority class; dotted: chance). Methods are
+    coloured by family (reds: hard attention, blues: attention maps). One scale for every
+    panel."""
+    from roiattn.experiments.comparison import MEAN_CLASS, METRIC_NAMES, OVERALL
+
+    scheme = scheme or comparison.scheme
     methods = list(comparison.methods)
-    first = comparison.report(methods[0])
-    rows = first.by_size(scheme)
-    panels = [(row.label, row.count) for row in rows if row.count] + [("all", first.count)]
-    figure = plt.figure(figsize=(2.3 * len(panels) + 1.4, 0.32 * len(methods) + 1.3))
+    counts = comparison.counts(scheme)
+    bins = [c for c in comparison.columns(scheme)[:-2] if counts[c]]
+    all_column = MEAN_CLASS if metric == "mean_class" else OVERALL
+    panels = [*bins, all_column]
+    majority, chance = comparison.baselines(metric, scheme).values()
+    figure = plt.figure(figsize=(2.3 * len(panels) + 1.4, 0.32 * len(methods) + 1.4))
     axes = figure.subplots(1, len(panels), sharey=True, squeeze=False)[0]
-    y = np.arange(len(methods))
-    for ax, (label, count) in zip(axes, panels, strict=True):
+    for ax, column in zip(axes, panels, strict=True):
         for i, method in enumerate(methods):
-            report = comparison.report(method)
-            if label == "all":
-                accuracy = report.accuracy
-            else:
-                accuracy = next(r.accuracy for r in report.by_size(scheme) if r.label == label)
-            lo, hi = _wilson(accuracy * count, count)
-            ax.barh(i, accuracy, color=_method_color(method), height=0.75)
-            ax.plot([lo, hi], [i, i], color="black", lw=1)
+            value = comparison.accuracy(method, column, metric, scheme)
+            ax.barh(i, value, color=_method_color(method), height=0.75)
+            if len(comparison.seeds(method)) > 1:
+                low, high = comparison.spread(method, column, metric, scheme)
+                ax.plot([low, high], [i, i], color="black", lw=1.2)
+        ax.axvline(majority[column], color="0.3", ls="--", lw=1)
+        ax.axvline(chance[column], color="black", ls=":", lw=1)
         ax.set_xlim(0, 1)
-        ax.set_title(f"{label} (n={count})", fontsize=9)
+        name = "all" if column == all_column else column
+        ax.set_title(f"{name} (n={counts[column]})", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
         ax.tick_params(axis="x", labelsize=7)
-    axes[0].set_yticks(y, methods, fontsize=8)
+    axes[0].set_yticks(np.arange(len(methods)), methods, fontsize=8)
     axes[0].invert_yaxis()
     profile = comparison.provenance.get("profile", "?")
     figure.suptitle(
-        title
-        or f"top-1 accuracy by segment size ({scheme} bins, {profile} profile), with 95% intervals",
-        fontsize=10,
-    )
+        title or f"{METRIC_NAMES[metric]} by segment size ({scheme} bins, {profile} profile); "
+        "lines: range over seeds; dashed: majority class; dotted: chance",
+        fontsize=9,
+    )  # fmt: skip
     figure.tight_layout()
     return figure
 
 
-def plot_gaps(gaps: Mapping[str, Sequence[Any]], title: str | None = None) -> Figure:
-    """Differences of accuracy between two methods per size bin (``gaps[name]``: the
-    :class:`~roiattn.recipes.Gap` rows of :func:`~roiattn.recipes.paired_gaps`), each with its
-    interval; green when the whole interval is above zero, red when below, grey when it holds
-    zero (no difference shown)."""
-    if not gaps:
-        raise ValueError("gaps is empty: give {name: paired_gaps(...)}")
-    figure = plt.figure(figsize=(8, 1.25 * len(gaps) + 0.9))
-    axes = figure.subplots(len(gaps), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, (name, rows) in zip(axes, gaps.items(), strict=True):
-        labels = [f"{g.label}\nn={g.count}" for g in rows]
-        for x, gap in enumerate(rows):
+AGREEMENT_COLOURS = {"agrees": "tab:green", "contradicts": "tab:red", "not shown": "0.45"}
+
+
+def plot_findings(checks: Sequence[Any], title: str | None = None) -> Figure:
+    """The paper's findings as differences per size bin (``checks``: the
+    :class:`~roiattn.experiments.FindingCheck` list of
+    :func:`~roiattn.experiments.check_findings`), each with its paired image-bootstrap
+    interval, coloured by agreement **with the paper** (green agrees, red contradicts, grey not
+    shown), not by which method is ahead. One scale for every panel."""
+    if not checks:
+        raise ValueError("checks is empty: give check_findings(...)")
+    figure = plt.figure(figsize=(8, 1.25 * len(checks) + 0.9))
+    axes = figure.subplots(len(checks), 1, sharex=True, sharey=True, squeeze=False)[:, 0]
+    for ax, check in zip(axes, checks, strict=True):
+        labels = [f"{g.label}\nn={g.count}" for g in check.gaps]
+        for x, (gap, verdict) in enumerate(zip(check.gaps, check.verdicts, strict=True)):
             if math.isnan(gap.difference):
                 continue
-            color = {1: "tab:green", -1: "tab:red", 0: "0.45"}[gap.sign]
+            color = AGREEMENT_COLOURS[verdict.agreement]
             ax.plot([x, x], [100 * gap.low, 100 * gap.high], color=color, lw=2)
             ax.plot(x, 100 * gap.difference, "o", color=color)
         ax.axhline(0, color="black", lw=0.8)
         ax.set_ylabel("points", fontsize=8)
-        ax.set_title(name, fontsize=9, loc="left")
+        ax.set_title(f"finding {check.finding.name}", fontsize=9, loc="left")
         ax.grid(axis="y", alpha=0.3)
-        ax.set_xticks(range(len(rows)), labels, fontsize=8)
+        ax.set_xticks(range(len(labels)), labels, fontsize=8)
+    handles = [Line2D([], [], color=c, lw=2, label=k) for k, c in AGREEMENT_COLOURS.items()]
+    axes[0].legend(handles=handles, fontsize=7, loc="best", title="with the paper",
+                   title_fontsize=7)  # fmt: skip
     if title:
         figure.suptitle(title, fontsize=10)
     figure.tight_layout()

@@ -1,5 +1,5 @@
-"""What training, evaluation and the benchmarks share: the device, mixed precision, batches of
-regions, and what a dataset says about itself (also through ``torch.utils.data.Subset``).
+"""Where and how a model runs: the device, mixed precision, memory layout, and moving a batch
+there.
 
 Kept in one place so that ``fit``, ``evaluate`` and ``bench train`` run the same way: a speed
 measured by the benchmark is the speed ``fit`` gets.
@@ -8,17 +8,10 @@ measured by the benchmark is the speed ``fit`` gets.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import platform
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
 import torch
-from torch.utils.data import Dataset, Subset
-
-ITEM_KEYS: tuple[str, ...] = ("image", "mask", "label", "area")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -96,29 +89,6 @@ def use_channels_last(device: torch.device, channels_last: bool | None) -> bool:
     return device.type == "cuda" if channels_last is None else bool(channels_last)
 
 
-def collate_regions(items: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
-    """Stack the four fields every region item has; extras (ids, boxes, ...) are left out, so
-    datasets may carry anything without breaking batching."""
-    if not items:
-        raise ValueError("cannot make a batch of no items")
-    first = items[0]
-    if not isinstance(first, dict):
-        raise ValueError(
-            f"dataset items must be dicts with keys {ITEM_KEYS}, got {type(first).__name__}"
-        )
-    missing = [key for key in ITEM_KEYS if key not in first]
-    if missing:
-        raise ValueError(
-            f"dataset items lack {missing}: every item needs {ITEM_KEYS} (it has {sorted(first)})"
-        )
-    return {
-        "image": torch.stack([item["image"] for item in items]),
-        "mask": torch.stack([torch.as_tensor(item["mask"]).float() for item in items]),
-        "label": torch.as_tensor([int(item["label"]) for item in items], dtype=torch.long),
-        "area": torch.as_tensor([float(item["area"]) for item in items], dtype=torch.float64),
-    }
-
-
 def to_device(
     batch: dict[str, torch.Tensor], device: torch.device, channels_last: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -128,81 +98,3 @@ def to_device(
     masks = batch["mask"].to(device, non_blocking=True, memory_format=layout)
     labels = batch["label"].to(device, non_blocking=True)
     return images, masks, labels
-
-
-def _chain(data: Dataset) -> Iterator[tuple[Dataset, np.ndarray | None]]:
-    """``data`` and every dataset under it, each with the indices that map ``data``'s items
-    into it (None for ``data`` itself)."""
-    indices: np.ndarray | None = None
-    while True:
-        yield data, indices
-        if not isinstance(data, Subset):
-            return
-        own = np.asarray(data.indices, dtype=np.int64)
-        indices = own if indices is None else own[indices]
-        data = data.dataset
-
-
-def dataset_attribute(data: Dataset, name: str, default: Any = None) -> Any:
-    """A dataset-wide attribute (``classes``, ``description``, ``size_bins``, ...), looked up
-    through any ``Subset`` wrappers."""
-    for dataset, _ in _chain(data):
-        if hasattr(dataset, name):
-            return getattr(dataset, name)
-    return default
-
-
-def item_values(data: Dataset, name: str) -> np.ndarray | None:
-    """A per-item array (``labels``, ``areas``) for exactly ``data``'s items, through any
-    ``Subset``, or None when no dataset in the chain has it."""
-    for dataset, indices in _chain(data):
-        values = getattr(dataset, name, None)
-        if values is not None:
-            values = np.asarray(values)
-            return values if indices is None else values[indices]
-    return None
-
-
-def dataset_labels(data: Dataset) -> np.ndarray:
-    """Every item's label, from the dataset's ``labels`` when it has one (cheap), else by reading
-    each item (slow, but right)."""
-    labels = item_values(data, "labels")
-    if labels is None:
-        labels = np.array([int(data[i]["label"]) for i in range(len(data))], dtype=np.int64)
-    return labels.astype(np.int64)
-
-
-def dataset_classes(data: Dataset) -> list[str]:
-    """The class names of ``data`` in label order; a clear error when it has none."""
-    classes = dataset_attribute(data, "classes")
-    if classes is None:
-        raise ValueError(
-            f"{type(data).__name__} has no 'classes' attribute: a region dataset must list its "
-            "class names in label order (see DESIGN.md, Data)"
-        )
-    return [str(c) for c in classes]
-
-
-def dataset_image_size(data: Dataset) -> int:
-    """The side of the square images ``data`` gives (its ``image_size``, else its first item's)."""
-    size = dataset_attribute(data, "image_size")
-    if size is None:
-        size = data[0]["image"].shape[-1]
-    return int(size)
-
-
-def describe_data(data: Dataset) -> dict[str, Any]:
-    """What a result was computed on: the dataset's own one-line description, its item count,
-    and a fingerprint of its labels and areas (two different subsets never look the same)."""
-    count = len(data)
-    description = dataset_attribute(data, "description") or type(data).__name__
-    chain = list(_chain(data))
-    base, _ = chain[-1]
-    if len(chain) > 1:
-        description = f"{description} [a subset: {count} of {len(base)} items]"
-    digest = hashlib.sha256(str(count).encode())
-    digest.update(dataset_labels(data).tobytes())
-    areas = item_values(data, "areas")
-    if areas is not None:
-        digest.update(np.asarray(areas, dtype=np.float64).tobytes())
-    return {"description": str(description), "count": count, "fingerprint": digest.hexdigest()[:16]}

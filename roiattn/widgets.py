@@ -22,13 +22,12 @@ import torch
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from torch import nn
-from torch.utils.data import Dataset
 
 from roiattn import plots
+from roiattn.data.regions import RegionDataset, require_regions
 from roiattn.evaluate import Report
 from roiattn.models import ROIAttentionNet, mask_boxes
 from roiattn.predict import predict
-from roiattn.runtime import dataset_classes, item_values
 
 __all__ = [
     "Predictions",
@@ -91,15 +90,15 @@ def top_predictions(
     image: torch.Tensor,
     mask: torch.Tensor,
     classes: Sequence[str] | None = None,
-    k: int = 5,
+    top_k: int = 5,
 ) -> Predictions:
-    """Every model's ``k`` most probable classes for the region ``mask`` of ``image`` (both at
+    """Every model's ``top_k`` most probable classes for the region ``mask`` of ``image`` (both at
     the models' input size): ``{method: [(class, probability), ...]}``, best first, in the order
     of ``models``."""
     if not models:
         raise ValueError("models is empty: give {method: model}")
     return {
-        method: predict(model, image, mask, top_k=k, classes=classes)
+        method: predict(model, image, mask, top_k=top_k, classes=classes)
         for method, model in models.items()
     }
 
@@ -216,15 +215,6 @@ def bin_accuracies(
     return values
 
 
-def _per_item(dataset: Dataset, name: str, key: str) -> np.ndarray:
-    """A per-item array of ``dataset`` (``labels``, ``areas``, ``image_ids``), from its
-    attributes when it has them, else by reading every item's ``key``."""
-    values = item_values(dataset, name)
-    if values is None:
-        values = np.array([dataset[i].get(key, i) for i in range(len(dataset))])
-    return np.asarray(values)
-
-
 # ---------------------------------------------------------------------------- region explorer
 
 
@@ -242,12 +232,12 @@ class RegionExplorer(widgets.VBox):
 
     def __init__(
         self,
-        dataset: Dataset,
+        dataset: RegionDataset,
         models: Mapping[str, nn.Module],
         classes: Sequence[str] | None = None,
         initial: int = 0,
         attention: str | None = None,
-        k: int = 5,
+        top_k: int = 5,
         dpi: int = 72,
     ) -> None:
         if not models:
@@ -256,11 +246,12 @@ class RegionExplorer(widgets.VBox):
             raise ValueError("the dataset is empty: nothing to explore")
         self.dataset = dataset
         self.models = dict(models)
-        self.classes = list(classes) if classes is not None else dataset_classes(dataset)
-        self.k, self.dpi = k, dpi
-        self.labels = _per_item(dataset, "labels", "label").astype(np.int64)
-        self.areas = _per_item(dataset, "areas", "area").astype(np.float64)
-        self.image_ids = _per_item(dataset, "image_ids", "image_id")
+        dataset = require_regions(dataset, "dataset to explore")
+        self.classes = list(classes) if classes is not None else list(dataset.classes)
+        self.top_k, self.dpi = top_k, dpi
+        self.labels = np.asarray(dataset.labels, dtype=np.int64)
+        self.areas = np.asarray(dataset.areas, dtype=np.float64)
+        self.image_ids = np.asarray(dataset.image_ids)
         attentive = [m for m, model in self.models.items() if isinstance(model, ROIAttentionNet)]
         if attention is not None and attention not in attentive:
             raise ValueError(
@@ -382,7 +373,7 @@ class RegionExplorer(widgets.VBox):
         image, index = self._item["image"], self.region_picker.value
         self.mask = self.current_mask()
         true_class = self.classes[int(self._item["label"])]
-        self.predictions = top_predictions(self.models, image, self.mask, self.classes, self.k)
+        self.predictions = top_predictions(self.models, image, self.mask, self.classes, self.top_k)
         method = self.attention_picker.value
         model = self.models.get(method)
         maps = {} if model is None else attention_effects(model, image, self.mask)
@@ -412,13 +403,13 @@ class RegionExplorer(widgets.VBox):
 
 
 def region_explorer(
-    dataset: Dataset,
+    dataset: RegionDataset,
     models: Mapping[str, nn.Module],
     classes: Sequence[str] | None = None,
     *,
     initial: int = 0,
     attention: str | None = None,
-    k: int = 5,
+    top_k: int = 5,
     dpi: int = 72,
 ) -> RegionExplorer:
     """The region explorer over ``dataset`` (region items: ``image``, ``mask``, ``label``,
@@ -427,9 +418,9 @@ def region_explorer(
 
     It opens on item ``initial``, showing that region's mask, the attention maps of
     ``attention`` (an ``attn-*`` method of ``models``; default: the first one) and every
-    model's ``k`` best classes. ``classes`` default to the dataset's.
+    model's ``top_k`` best classes. ``classes`` default to the dataset's.
     """
-    return RegionExplorer(dataset, models, classes, initial, attention, k, dpi)
+    return RegionExplorer(dataset, models, classes, initial, attention, top_k, dpi)
 
 
 # ---------------------------------------------------------------------------- size-bin explorer
@@ -448,7 +439,7 @@ class SizeBinExplorer(widgets.VBox):
     def __init__(
         self,
         comparison: Any,
-        dataset: Dataset | None = None,
+        dataset: RegionDataset | None = None,
         scheme: str | None = None,
         initial: str | None = None,
         n_examples: int = 6,
@@ -534,7 +525,7 @@ class SizeBinExplorer(widgets.VBox):
 
 def size_bin_explorer(
     comparison: Any,
-    dataset: Dataset | None = None,
+    dataset: RegionDataset | None = None,
     *,
     scheme: str | None = None,
     initial: str | None = None,

@@ -25,17 +25,19 @@ from PIL import Image, features
 
 from roiattn.benchmarks.timing import interleaved, median, torch_threads
 from roiattn.data.coco import COCORegions
-from roiattn.data.sources import COCO_ROOT_ENV
+from roiattn.data.paths import COCO_ROOT_ENV, default_data_dir, display_path
+from roiattn.data.sources import has_split
 
 TARGET = 0.7
 
 
 def default_root() -> Path | None:
-    """``$ROIATTN_COCO_ROOT``, else coco-mini beside the repository (``../shared/data``)."""
+    """``$ROIATTN_COCO_ROOT``, else a COCO folder downloaded earlier, else None (a benchmark
+    downloads nothing)."""
     if os.environ.get(COCO_ROOT_ENV, "").strip():
         return Path(os.environ[COCO_ROOT_ENV]).expanduser()
-    beside = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "coco-mini"
-    return beside if beside.is_dir() else None
+    downloaded = default_data_dir() / "coco"
+    return downloaded if has_split(downloaded, "val2017") else None
 
 
 def bare_decode(paths: list[Path], size: int):
@@ -59,12 +61,12 @@ def read_items(dataset: COCORegions, indices: list[int]):
 
 def loader_rate(dataset: COCORegions, indices: list[int], workers: int, batch: int) -> float:
     """Items/s through a DataLoader with ``workers`` processes (start-up included once, warm)."""
-    from torch.utils.data import DataLoader, Subset
+    from torch.utils.data import DataLoader
 
-    from roiattn.runtime import collate_regions
+    from roiattn.data.regions import collate_regions
 
     loader = DataLoader(
-        Subset(dataset, indices),
+        dataset.subset(indices),
         batch_size=batch,
         num_workers=workers,
         collate_fn=collate_regions,
@@ -82,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m roiattn bench data", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--root", type=Path, default=None, help="COCO folder (default: coco-mini)")
+    parser.add_argument(
+        "--root", type=Path, default=None,
+        help=f"COCO folder (default: ${COCO_ROOT_ENV}, else an earlier download)",
+    )  # fmt: skip
     parser.add_argument("--split", default="val2017", help="split to read")
     parser.add_argument("--items", type=int, default=200, help="items per timed pass")
     parser.add_argument("--sizes", type=int, nargs="+", default=[224, 96], help="image sizes S")
@@ -128,7 +133,7 @@ def _measure(args: argparse.Namespace, root: Path) -> int:
     turbo = "libjpeg-turbo" if features.check_feature("libjpeg_turbo") else "libjpeg"
     print(
         f"COCORegions against bare decode + resize: {count} items ({len(set(paths))} images) of "
-        f"{first.split} in {root}, {args.rounds} interleaved rounds, medians; "
+        f"{first.split} in {display_path(root)}, {args.rounds} interleaved rounds, medians; "
         f"{args.threads} torch thread(s), {os.cpu_count()} CPUs ({platform.processor() or '?'}), "
         f"load average {os.getloadavg()[0]:.1f}; Pillow {PIL.__version__} ({turbo}), "
         f"torch {torch.__version__}"

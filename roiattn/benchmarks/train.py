@@ -1,5 +1,6 @@
 """``python -m roiattn bench train``: training throughput of ``attn-add@conv1`` against the plain
-backbone (method ``image``, the mask ignored), with the full profile's settings.
+backbone (method ``image``, the mask ignored), with the COCO experiment's settings of a profile
+(the full profile's by default).
 
 Each training step is ``fit``'s own (``roiattn.train.train_step``) with ``fit``'s choices of
 mixed precision, memory layout and optimizer, on a batch already on the device, so it measures
@@ -17,7 +18,7 @@ from pathlib import Path
 import torch
 import torchvision
 
-from roiattn import profiles
+from roiattn import experiments, profiles
 from roiattn.benchmarks.timing import interleaved, median, torch_threads
 from roiattn.models import build_model
 from roiattn.runtime import choose_precision, describe_device, resolve_device, use_channels_last
@@ -74,66 +75,71 @@ def main(
         return _measure(args, parser)
 
 
+def _models(args: argparse.Namespace, arch: str, seed: int) -> dict[str, torch.nn.Module]:
+    models = {}
+    for method in (args.baseline, args.method):
+        torch.manual_seed(seed)
+        models[method] = (
+            PlainResNet(arch) if method == PLAIN else build_model(method, arch, num_classes=80)
+        )
+    return models
+
+
+def _batch(batch: int, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random images, regions of many sizes (as in a real batch) and labels."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randn(batch, 3, size, size, generator=generator)
+    masks = torch.zeros(batch, 1, size, size)
+    for i in range(batch):
+        side = max(2, size * (i % 8 + 1) // 16)
+        masks[i, :, size // 8 : size // 8 + side, size // 4 : size // 4 + side] = 1
+    return images, masks, torch.randint(0, 80, (batch,), generator=generator)
+
+
 def _measure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Build both models, time their training steps and print (and save) the figures."""
-    profile = profiles.get(args.profile)
-    arch = args.arch or profile.arch
-    batch = args.batch or profile.batch_size
-    size = args.size or profile.image_size
+    experiment = experiments.coco(args.profile)
+    settings = experiment.training
+    arch = args.arch or experiment.arch
+    batch = args.batch or settings.batch_size
+    size = args.size or experiment.data.image_size
     if size < 32:
         parser.error(f"--size must be >= 32 (a ResNet halves it five times), got {size}")
     try:
         device = resolve_device(args.device)
-        models = {}
-        for method in (args.baseline, args.method):
-            torch.manual_seed(profile.seed)
-            models[method] = (
-                PlainResNet(arch) if method == PLAIN else build_model(method, arch, num_classes=80)
-            )
+        models = _models(args, arch, experiment.seeds[0])
     except ValueError as error:
         parser.error(str(error))
     if len(models) != 2:
         parser.error("--method and --baseline must differ")
-    precision = choose_precision(device, None if profile.amp else False)
-    nhwc = use_channels_last(device, None if profile.channels_last else False)
+    precision = choose_precision(device, settings.amp)
+    nhwc = use_channels_last(device, settings.channels_last)
     layout = torch.channels_last if nhwc else torch.contiguous_format
-
-    generator = torch.Generator().manual_seed(0)
-    images = torch.randn(batch, 3, size, size, generator=generator)
-    masks = torch.zeros(batch, 1, size, size)
-    for i in range(batch):  # regions of many sizes, as in a real batch
-        side = max(2, size * (i % 8 + 1) // 16)
-        masks[i, :, size // 8 : size // 8 + side, size // 4 : size // 4 + side] = 1
-    labels = torch.randint(0, 80, (batch,), generator=generator)
-    images, masks, labels = (
-        images.to(device, memory_format=layout),
-        masks.to(device, memory_format=layout),
-        labels.to(device),
-    )
+    images, masks, labels = _batch(batch, size)
+    images, masks = images.to(device, memory_format=layout), masks.to(device, memory_format=layout)
+    labels = labels.to(device)
 
     steps = {}
     for method, model in models.items():
         model.to(device, memory_format=layout).train()
-        optimizer = make_optimizer(
-            profile.optimizer, model.parameters(), profile.lr, profile.weight_decay, device
-        )
-        scaler = torch.amp.GradScaler(device.type, enabled=precision.scale_loss)
+        optimizer = make_optimizer(model, settings, device)
+        scaler = torch.amp.GradScaler(device.type) if precision.scale_loss else None
 
         def step(model=model, optimizer=optimizer, scaler=scaler):
             return train_step(
-                model, images, masks, labels, optimizer, scaler, precision, profile.grad_clip
+                model, images, masks, labels, optimizer, scaler, precision, settings.grad_clip
             )
 
         steps[method] = step
 
     print(
         f"{arch}, batch {batch} x {size}px, {precision}, "
-        f"{'channels_last' if nhwc else 'NCHW'}, {profile.optimizer}; "
+        f"{'channels_last' if nhwc else 'NCHW'}, {settings.optimizer}; "
         f"{args.steps} interleaved training steps each after {args.warmup} warm-up"
     )
     print(
         f"on {describe_device(device)}, {platform.platform(terse=True)}, torch {torch.__version__}"
-        f" (settings of the {profile.name} profile)"
+        f" (settings of the {experiment.profile} profile's COCO experiment)"
     )
     times = interleaved(steps, args.steps, warmup=args.warmup, device=device)
     speed = {method: batch / median(values) for method, values in times.items()}
@@ -148,22 +154,18 @@ def _measure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         f"({(1 / ratio - 1) * 100:+.1f}% time per step)"
     )
     if args.json:
+        figures = {
+            "device": describe_device(device),
+            "arch": arch,
+            "batch": batch,
+            "size": size,
+            "precision": str(precision),
+            "channels_last": nhwc,
+            "steps": args.steps,
+            "images_per_second": speed,
+            "ratio": ratio,
+            "torch": torch.__version__,
+        }
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {
-                    "device": describe_device(device),
-                    "arch": arch,
-                    "batch": batch,
-                    "size": size,
-                    "precision": str(precision),
-                    "channels_last": nhwc,
-                    "steps": args.steps,
-                    "images_per_second": speed,
-                    "ratio": ratio,
-                    "torch": torch.__version__,
-                },
-                indent=1,
-            )
-        )
+        args.json.write_text(json.dumps(figures, indent=1))
     return 0

@@ -65,10 +65,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
+from roiattn.data.bins import SizeBins
 from roiattn.data.images import normalize
 from roiattn.data.indexing import check_index
+from roiattn.data.regions import RegionDataset
 
 # name of each class's body (shape), its colour, and the name and colour of its home terrain
 CLASS_NAMES: tuple[str, ...] = (
@@ -174,7 +175,7 @@ def _check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
     return value
 
 
-class ContextShapes(Dataset):
+class ContextShapes(RegionDataset):
     """Synthetic scenes where a small object's class is told only by the terrain around it.
 
     See the module docstring for the world's rules and why they make the paper's findings
@@ -218,7 +219,6 @@ class ContextShapes(Dataset):
         )
         self.classes: list[str] = list(CLASS_NAMES[: self.n_classes])
         self.terrains: list[str] = list(TERRAIN_NAMES[: self.n_classes])
-        self.size_bin_names: tuple[str, ...] = KIND_NAMES
         self.description = self._describe()
 
         # one row per object: scene, kind, class, centre x, centre y, radius (a speck: half its
@@ -236,6 +236,7 @@ class ContextShapes(Dataset):
         self.scene_of = self._objects[:, 0].astype(np.int64)  # scene index of every item
         self.small = self._objects[:, 1] == KIND_SMALL  # whether every item is a speck
         self.labels = self._objects[:, 2].astype(np.int64)
+        self.image_ids = self.scene_of + 1  # as in the COCO export
         self._boxes = [self._object_pixels(i) for i in range(len(self._objects))]
         self.areas = np.array([int(m.sum()) for _, _, m in self._boxes], dtype=np.int64)
         if (self.areas == 0).any():  # the geometry guarantees this never happens
@@ -243,9 +244,7 @@ class ContextShapes(Dataset):
 
         # one edge at twice a speck's area: every speck is below it, every large body above
         edge = float(2 * (2 * self.speck_half + 1) ** 2)
-        # ascending upper edges (the convention of roiattn.evaluate): bin 0 is area < edge
-        # (the specks), bin 1 is area >= edge (the large bodies)
-        self.size_bins: tuple[float, ...] = (edge,)
+        self.size_bins = SizeBins("shapes", (edge,), KIND_NAMES)
         # drawn scenes, up to SCENE_CACHE_BYTES: a scene's items (and every method trained on
         # the same dataset) draw it once
         self._scenes: dict[int, np.ndarray] = {}
@@ -441,9 +440,6 @@ class ContextShapes(Dataset):
 
     def _check_item(self, item: int) -> int:
         return check_index(item, len(self))
-
-    def __len__(self) -> int:
-        return len(self.labels)
 
     def __getitem__(self, item: int) -> dict[str, Any]:
         item = self._check_item(item)

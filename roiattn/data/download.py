@@ -33,27 +33,18 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from roiattn.data.coco import DataFileError, select_categories
+from roiattn.data.coco import select_categories
+from roiattn.data.paths import default_data_dir
+from roiattn.errors import DataFileError, DownloadError
 
 COCO_ANNOTATIONS_URL = "http://images.cocodataset.org/annotations/annotations_trainval2017.zip"
 COCO_ANNOTATIONS_MD5 = "f4bbac642086de4f52a3fdda2de5fa2c"
 COCO_IMAGES_URL = "http://images.cocodataset.org"
-DATA_ENV = "ROIATTN_DATA"
 SUBSET_KEY = "roiattn_subset"  # where the subset's settings are kept, under the JSON's "info"
 
 _CHUNK = 1 << 20
 _RETRY_STATUS = (408, 425, 429, 500, 502, 503, 504)
 _TRANSIENT = (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError)
-
-
-class DownloadError(OSError):
-    """A download that failed after its retries; the message names the URL and what to do."""
-
-
-def default_data_dir() -> Path:
-    """Where downloads and generated data go: ``$ROIATTN_DATA``, else ``~/.cache/roiattn``."""
-    value = os.environ.get(DATA_ENV, "").strip()
-    return Path(value).expanduser() if value else Path.home() / ".cache" / "roiattn"
 
 
 def _md5(path: Path) -> str:
@@ -316,82 +307,22 @@ def download_coco_subset(
         timeout=timeout,
         progress=progress,
     )
-    document = read_split_from_archive(archive, split)
-    chosen_ids = set(choose_images(document, max_images, categories, balanced, seed))
-    if max_images is not None and len(chosen_ids) < max_images:
-        warnings.warn(
-            f"only {len(chosen_ids)} images of {split} hold the chosen categories "
-            f"({max_images} asked for)",
-            stacklevel=2,
-        )
-    category_ids = {
-        int(c["id"]) for c in select_categories(document["categories"], categories, archive)
-    }
-    images = [r for r in document["images"] if int(r["id"]) in chosen_ids]
-    annotations = [
-        a
-        for a in document["annotations"]
-        if int(a["image_id"]) in chosen_ids
-        and (categories is None or int(a["category_id"]) in category_ids)
-    ]
-    kept_categories = [
-        c for c in document["categories"] if categories is None or int(c["id"]) in category_ids
-    ]
-
+    subset = subset_document(
+        read_split_from_archive(archive, split), max_images, categories, balanced, seed, archive
+    )
+    subset["info"][SUBSET_KEY] = settings
     image_dir = root / split
     image_dir.mkdir(parents=True, exist_ok=True)
     jobs = []
-    for record in images:
+    for record in subset["images"]:
         name = str(record["file_name"])
         if images_base_url is not None:
             url = f"{images_base_url.rstrip('/')}/{split}/{name}"
         else:
             url = record.get("coco_url") or f"{COCO_IMAGES_URL}/{split}/{name}"
         jobs.append((url, image_dir / name, int(record["width"]), int(record["height"])))
-    failures: list[tuple[str, str]] = []
-    todo = [job for job in jobs if not job[1].is_file()]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {
-            pool.submit(
-                fetch,
-                url,
-                dest,
-                check=_image_check(width, height),
-                retries=retries,
-                backoff=backoff,
-                timeout=timeout,
-            ): url
-            for url, dest, width, height in todo
-        }
-        bar = tqdm(
-            as_completed(futures),
-            total=len(jobs),
-            initial=len(jobs) - len(todo),
-            unit="image",
-            desc=f"COCO {split} images",
-            disable=not progress,
-        )
-        for future in bar:
-            try:
-                future.result()
-            except DownloadError as error:
-                failures.append((futures[future], str(error)))
-    if failures:
-        raise DownloadError(
-            f"{len(failures)} of {len(jobs)} images could not be downloaded, e.g. "
-            f"{failures[0][1]}. Run download_coco_subset again with the same arguments: the "
-            f"{len(jobs) - len(failures)} images already here are kept"
-        )
+    _fetch_images(jobs, f"COCO {split} images", workers, retries, backoff, timeout, progress)
 
-    info = dict(document.get("info") or {})
-    info[SUBSET_KEY] = settings
-    subset = {
-        "info": info,
-        "licenses": document.get("licenses", []),
-        "images": images,
-        "annotations": annotations,
-        "categories": kept_categories,
-    }
     annotation_file.parent.mkdir(parents=True, exist_ok=True)
     temporary = annotation_file.with_name(annotation_file.name + ".part")
     with open(temporary, "w") as file:
@@ -418,3 +349,85 @@ def _is_complete(root: Path, split: str, settings: dict[str, Any]) -> bool:
     with open(root / "annotations" / f"instances_{split}.json") as file:
         document = json.load(file)
     return all((root / split / str(r["file_name"])).is_file() for r in document["images"])
+
+
+def _fetch_images(
+    jobs: list[tuple[str, Path, int, int]],
+    what: str,
+    workers: int,
+    retries: int,
+    backoff: float,
+    timeout: float,
+    progress: bool,
+) -> None:
+    """Fetch every ``(url, dest, width, height)`` not yet on disk, ``workers`` at a time; one
+    error listing the failures (the files that came are kept for the next run)."""
+    failures: list[tuple[str, str]] = []
+    todo = [job for job in jobs if not job[1].is_file()]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {
+            pool.submit(
+                fetch,
+                url,
+                dest,
+                check=_image_check(width, height),
+                retries=retries,
+                backoff=backoff,
+                timeout=timeout,
+            ): url
+            for url, dest, width, height in todo
+        }
+        bar = tqdm(
+            as_completed(futures),
+            total=len(jobs),
+            initial=len(jobs) - len(todo),
+            unit="image",
+            desc=what,
+            disable=not progress,
+        )
+        for future in bar:
+            try:
+                future.result()
+            except DownloadError as error:
+                failures.append((futures[future], str(error)))
+    if failures:
+        raise DownloadError(
+            f"{len(failures)} of {len(jobs)} images could not be downloaded, e.g. "
+            f"{failures[0][1]}. Run again with the same arguments: the "
+            f"{len(jobs) - len(failures)} images already here are kept"
+        )
+
+
+def subset_document(
+    document: dict[str, Any],
+    max_images: int | None,
+    categories: Iterable[int | str] | None,
+    balanced: bool,
+    seed: int,
+    source: Path,
+) -> dict[str, Any]:
+    """The COCO instances document of the subset :func:`choose_images` picks from ``document``:
+    its images, their instances of the chosen categories, those categories, the licences."""
+    chosen_ids = set(choose_images(document, max_images, categories, balanced, seed))
+    if max_images is not None and len(chosen_ids) < max_images:
+        warnings.warn(
+            f"only {len(chosen_ids)} images hold the chosen categories ({max_images} asked for)",
+            stacklevel=3,
+        )
+    category_ids = {
+        int(c["id"]) for c in select_categories(document["categories"], categories, source)
+    }
+    return {
+        "info": dict(document.get("info") or {}),
+        "licenses": document.get("licenses", []),
+        "images": [r for r in document["images"] if int(r["id"]) in chosen_ids],
+        "annotations": [
+            a
+            for a in document["annotations"]
+            if int(a["image_id"]) in chosen_ids
+            and (categories is None or int(a["category_id"]) in category_ids)
+        ],
+        "categories": [
+            c for c in document["categories"] if categories is None or int(c["id"]) in category_ids
+        ],
+    }

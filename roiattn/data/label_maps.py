@@ -1,10 +1,11 @@
 """LabelMapRegions: regions from label-map PNGs (pixel value = class id, 0 = none), one item per
 connected component: OpenSurfaces-style material data, or any semantic segmentation.
 
-The components are found once, when the dataset is built, and kept as runs (row, first column,
-end column) rather than as masks, so the index stays small and an item's mask is drawn only over
-its window. Items are read by the same routine as :class:`~roiattn.data.COCORegions`
-(:func:`~roiattn.data.coco.load_region`), so both look alike to a model.
+The components are found once, when the dataset is built (``scipy.ndimage.label``), and kept
+as runs (row, first column, end column) rather than as masks, so the index stays small and an
+item's mask is drawn only over its window. Items are read by the same routine as
+:class:`~roiattn.data.COCORegions` (:class:`~roiattn.data.windows.WindowedRegions`), so both
+look alike to a model.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
-from torch.utils.data import Dataset
+from scipy import ndimage
 from tqdm.auto import tqdm
 
-from roiattn.data.coco import VIEWS, DataFileError, load_region
-from roiattn.data.indexing import check_index
+from roiattn.data.paths import display_path
+from roiattn.data.windows import WindowedRegions
+from roiattn.errors import DataFileError
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 LABEL_MODES: tuple[str, ...] = ("1", "L", "P", "I", "I;16")
@@ -46,12 +47,11 @@ class Components(NamedTuple):
 
 
 def find_components(labels: np.ndarray, connectivity: int = 4) -> Components:
-    """Connected components of equal non-zero values in a 2-D integer array.
+    """Connected components of equal non-zero values in a 2-D integer array, in raster order of
+    their first pixel.
 
-    Works on runs (maximal horizontal stretches of one value), all in numpy: runs of one row are
-    linked to the overlapping runs of equal value in the row above, found by binary search, and
-    linked runs are merged by repeated hooking of roots onto the smallest neighbouring root with
-    pointer jumping. Cost grows with the number of runs, not of pixels.
+    ``scipy.ndimage.label`` labels the components of each value; the labelled map is then cut
+    into runs (maximal horizontal stretches of one component), which is all the dataset keeps.
     """
     if connectivity not in (4, 8):
         raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
@@ -59,72 +59,44 @@ def find_components(labels: np.ndarray, connectivity: int = 4) -> Components:
     if labels.ndim != 2 or labels.size == 0:
         raise ValueError(f"a label map must be a non-empty 2-D array, got shape {labels.shape}")
     h, w = labels.shape
-    flat = labels.ravel()
-    change = np.empty(flat.size, dtype=bool)
-    change[0] = True
-    np.not_equal(flat[1:], flat[:-1], out=change[1:])
+    structure = ndimage.generate_binary_structure(2, 1 if connectivity == 4 else 2)
+    ids = np.zeros(labels.shape, dtype=np.int64)  # component + 1, 0 outside every component
+    for value in np.unique(labels[labels != 0]):
+        found, count = ndimage.label(labels == value, structure)
+        ids[found > 0] = found[found > 0] + ids.max()
+    # renumber in raster order of each component's first pixel
+    first_ids, first_pixels = np.unique(ids.ravel(), return_index=True)
+    first_ids, first_pixels = first_ids[first_ids > 0], first_pixels[first_ids > 0]
+    renumber = np.zeros(len(first_ids) + 1, dtype=np.int64)
+    renumber[first_ids[np.argsort(first_pixels)]] = np.arange(1, len(first_ids) + 1)
+    flat = renumber[ids.ravel()]
+
+    # runs: a new one wherever the component changes or a row begins
+    change = np.ones(flat.size, dtype=bool)
+    change[1:] = flat[1:] != flat[:-1]
     change[::w] = True
     starts = np.flatnonzero(change)
     ends = np.append(starts[1:], flat.size)
-    values = flat[starts]
-    row = starts // w
-    col0, col1 = starts - row * w, ends - row * w
-
-    # links: every non-zero run below row 0 to the runs of the row above that it touches
-    reach = 1 if connectivity == 8 else 0
-    below = np.flatnonzero((row > 0) & (values != 0))
-    above_row = (row[below] - 1) * w
-    first = np.searchsorted(starts, above_row + np.maximum(col0[below] - reach, 0), "right") - 1
-    last = np.searchsorted(starts, above_row + np.minimum(col1[below] - 1 + reach, w - 1), "right")
-    counts = last - first
-    a = np.repeat(below, counts)
-    b = (
-        np.repeat(first, counts)
-        + np.arange(counts.sum())
-        - np.repeat(np.cumsum(counts) - counts, counts)
-    )
-    same = values[a] == values[b]
-    a, b = a[same], b[same]
-
-    # merge linked runs: parent[x] <= x always, so the forest has no cycles
-    parent = np.arange(len(starts))
-    while True:
-        ra, rb = parent[a], parent[b]
-        differ = ra != rb
-        if not differ.any():
-            break
-        low, high = np.minimum(ra, rb)[differ], np.maximum(ra, rb)[differ]
-        np.minimum.at(parent, high, low)
-        while True:
-            jumped = parent[parent]
-            if np.array_equal(jumped, parent):
-                break
-            parent = jumped
-
-    runs = np.flatnonzero(values != 0)
-    roots, component = np.unique(parent[runs], return_inverse=True)
+    inside = flat[starts] > 0
+    starts, ends, component = starts[inside], ends[inside], flat[starts[inside]] - 1
     order = np.argsort(component, kind="stable")
-    runs, component = runs[order], component[order]
-    n = len(roots)
-    lengths = ends[runs] - starts[runs]
-    area = np.bincount(component, weights=lengths, minlength=n).astype(np.int64)
-    x0 = np.full(n, w, dtype=np.int64)
-    y0 = np.full(n, h, dtype=np.int64)
-    x1 = np.zeros(n, dtype=np.int64)
-    y1 = np.zeros(n, dtype=np.int64)
-    np.minimum.at(x0, component, col0[runs])
-    np.minimum.at(y0, component, row[runs])
-    np.maximum.at(x1, component, col1[runs])
-    np.maximum.at(y1, component, row[runs] + 1)
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(component, minlength=n))])
+    starts, ends, component = starts[order], ends[order], component[order]
+    row, start, end = starts // w, starts % w, ends - (starts // w) * w
+
+    n = len(first_ids)
+    slices = ndimage.find_objects(renumber[ids])
+    box = np.array(
+        [[s[1].start, s[0].start, s[1].stop - s[1].start, s[0].stop - s[0].start] for s in slices],
+        dtype=np.int64,
+    ).reshape(-1, 4)
     return Components(
-        value=values[roots].astype(np.int64),
-        area=area,
-        box=np.stack([x0, y0, x1 - x0, y1 - y0], axis=1).reshape(-1, 4),
-        run_bounds=bounds.astype(np.int64),
-        row=row[runs].astype(np.int32),
-        start=col0[runs].astype(np.int32),
-        end=col1[runs].astype(np.int32),
+        value=labels.ravel()[starts[np.searchsorted(component, np.arange(n))]].astype(np.int64),
+        area=np.bincount(component, weights=end - start, minlength=n).astype(np.int64),
+        box=box,
+        run_bounds=np.concatenate([[0], np.cumsum(np.bincount(component, minlength=n))]),
+        row=row.astype(np.int32),
+        start=start.astype(np.int32),
+        end=end.astype(np.int32),
     )
 
 
@@ -161,7 +133,7 @@ def _class_table(classes: Sequence[str] | Mapping[int, str]) -> tuple[list[str],
     return names, {value: value - 1 for value in range(1, len(names) + 1)}
 
 
-class LabelMapRegions(Dataset):
+class LabelMapRegions(WindowedRegions):
     """One item per connected region of one class in label-map PNGs.
 
     ``label_dir`` holds PNGs whose pixel values are class ids (0 = no region); each pairs with
@@ -187,12 +159,7 @@ class LabelMapRegions(Dataset):
         context: float = 3.0,
         min_window: int = 96,
     ) -> None:
-        if view not in VIEWS:
-            raise ValueError(f"unknown view {view!r}: choose one of {VIEWS}")
-        if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
-            raise ValueError(f"image_size must be a positive int, got {image_size!r}")
-        if not isinstance(min_area, int | float) or not min_area >= 0:
-            raise ValueError(f"min_area must be a number >= 0, got {min_area!r}")
+        super().__init__(image_size, view, min_area, skip_bad_files, context, min_window)
         if connectivity not in (4, 8):
             raise ValueError(f"connectivity must be 4 or 8, got {connectivity!r}")
         self.image_dir, self.label_dir = Path(image_dir), Path(label_dir)
@@ -200,14 +167,12 @@ class LabelMapRegions(Dataset):
             if not folder.is_dir():
                 raise FileNotFoundError(f"{name} {folder} does not exist or is not a folder")
         self.classes, self._label_of = _class_table(classes)
-        self.image_size, self.view, self.min_area = image_size, view, min_area
-        self.connectivity, self.skip_bad_files = connectivity, bool(skip_bad_files)
-        self.context, self.min_window = float(context), min_window
-        self.bad_files: list[str] = []
+        self.connectivity = connectivity
         self._build_index()
         self.description = (
-            f"LabelMapRegions {self.label_dir} (images {self.image_dir}): {len(self)} regions of "
-            f"{len(self.classes)} classes in {len(self.image_files)} images "
+            f"LabelMapRegions {display_path(self.label_dir)} (images "
+            f"{display_path(self.image_dir)}): {len(self)} regions of {len(self.classes)} "
+            f"classes in {len(self.image_files)} images "
             f"(min_area={min_area}, {connectivity}-connected); view={view}, "
             f"image_size={image_size}"
         )
@@ -310,10 +275,7 @@ class LabelMapRegions(Dataset):
         self._end = join(runs["end"], np.int32)
         self._run_bounds = np.concatenate([[0], np.cumsum(join(runs["count"], np.int64))])
 
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def component_mask(self, item: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    def native_mask(self, item: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
         """Item ``item``'s native mask over ``[y0:y1, x0:x1]`` (uint8), drawn from its runs."""
         a, b = self._run_bounds[item], self._run_bounds[item + 1]
         row = self._row[a:b].astype(np.int64)
@@ -327,30 +289,12 @@ class LabelMapRegions(Dataset):
         edges[row, end] -= 1
         return (np.cumsum(edges[:, :-1], axis=1) > 0).astype(np.uint8)
 
-    def __getitem__(self, item: int) -> dict[str, Any]:
-        item = check_index(item, len(self), unit="regions")
-        image_index = int(self.image_ids[item])
-        width, height = (int(v) for v in self._sizes[image_index])
-        box = self.boxes[item]
-        image, mask = load_region(
-            self.image_files[image_index],
-            (width, height),
-            box,
-            lambda x0, y0, x1, y1: self.component_mask(item, x0, y0, x1, y1),
-            self.image_size,
-            self.view,
-            self.context,
-            self.min_window,
-        )
-        return {
-            "image": image,
-            "mask": mask,
-            "label": int(self.labels[item]),
-            "area": float(self.areas[item]),
-            "image_id": image_index,
-            "instance_id": item,
-            "box": torch.from_numpy(box.copy()),
-        }
+    def image_path(self, item: int) -> Path:
+        return self.image_files[int(self.image_ids[item])]
 
-    def __repr__(self) -> str:
-        return self.description
+    def native_size(self, item: int) -> tuple[int, int]:
+        width, height = self._sizes[int(self.image_ids[item])]
+        return int(width), int(height)
+
+    def item_fields(self, item: int) -> dict[str, Any]:
+        return {"instance_id": item}

@@ -12,7 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import numpy as np
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Sampler
+
+from roiattn.data.regions import RegionDataset, require_regions
 
 
 def _as_int_array(values: Sequence[int] | np.ndarray, name: str) -> np.ndarray:
@@ -81,20 +83,12 @@ class ClassBalancedSampler(Sampler[int]):
 
     @classmethod
     def from_dataset(
-        cls, dataset: Dataset, num_samples: int | None = None, seed: int = 0
+        cls, dataset: RegionDataset, num_samples: int | None = None, seed: int = 0
     ) -> ClassBalancedSampler:
-        """A sampler over ``dataset``'s items (through any ``Subset``), from its ``labels`` and
-        ``image_ids`` arrays."""
-        from roiattn.runtime import item_values
-
-        labels = item_values(dataset, "labels")
-        image_ids = item_values(dataset, "image_ids")
-        if labels is None or image_ids is None:
-            raise ValueError(
-                f"{type(dataset).__name__} has no 'labels' and 'image_ids' arrays: pass them "
-                "to ClassBalancedSampler(labels, image_ids, ...) yourself"
-            )
-        return cls(labels, image_ids, num_samples, seed)
+        """A sampler over a region dataset's items, from its ``labels`` and ``image_ids``
+        (no image is read)."""
+        dataset = require_regions(dataset)
+        return cls(dataset.labels, dataset.image_ids, num_samples, seed)
 
     def set_epoch(self, epoch: int) -> None:
         """Draw epoch ``epoch``'s stream on the next iteration."""
@@ -117,3 +111,6 @@ class ClassBalancedSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return self.num_samples
+
+    def __repr__(self) -> str:
+        return f"ClassBalancedSampler(num_samples={self.num_samples}, seed={self.seed})"

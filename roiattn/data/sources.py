@@ -2,11 +2,13 @@
 
 1. ``$ROIATTN_COCO_ROOT``, if set: a COCO folder (CI sets it to coco-mini).
 2. A previous download under ``$ROIATTN_DATA`` (default ``~/.cache/roiattn``), in ``coco/``.
-3. A download (:func:`~roiattn.data.download_coco_subset`), when the network is there.
+3. A download (:func:`~roiattn.data.download_coco_subset`), when the network is there: from
+   ``images.cocodataset.org``, or from the mirror ``$ROIATTN_COCO_MIRROR`` names.
 4. Otherwise a synthetic :class:`~roiattn.data.ContextShapes` folder written as COCO, with a
    visible note that the data is synthetic.
 
-Every answer carries a one-line note for the provenance of results.
+Every answer carries a one-line note for the provenance of results, with paths shown as
+:func:`~roiattn.data.paths.display_path` shows them.
 """
 
 from __future__ import annotations
@@ -19,15 +21,17 @@ from typing import NamedTuple
 
 from roiattn.data.download import (
     COCO_ANNOTATIONS_URL,
-    DownloadError,
-    default_data_dir,
+    COCO_IMAGES_URL,
     download_coco_subset,
     subset_settings,
 )
-from roiattn.profiles import Profile, current
+from roiattn.data.paths import COCO_ROOT_ENV, default_data_dir, display_path
+from roiattn.errors import DownloadError
 
-COCO_ROOT_ENV = "ROIATTN_COCO_ROOT"
+MIRROR_ENV = "ROIATTN_COCO_MIRROR"
 KINDS: tuple[str, ...] = ("env", "cache", "download", "synthetic")
+ANNOTATIONS_MB = 241  # the official annotation archive, downloaded once
+IMAGE_KB = 160  # a COCO image, on average
 
 
 class DataSource(NamedTuple):
@@ -38,11 +42,33 @@ class DataSource(NamedTuple):
     note: str
 
 
-def _has_split(root: Path, split: str) -> bool:
+class SyntheticSize(NamedTuple):
+    """How many ContextShapes scenes stand in for each split when there is no COCO, and their
+    side in pixels."""
+
+    train: int = 800
+    test: int = 300
+    image_size: int = 48
+
+
+SYNTHETIC = SyntheticSize()
+
+
+def coco_urls() -> tuple[str, str]:
+    """``(annotation archive URL, images base URL)``: COCO's own, or under the mirror
+    ``$ROIATTN_COCO_MIRROR`` (``<mirror>/annotations/<archive>``, ``<mirror>/<split>/<file>``)."""
+    mirror = os.environ.get(MIRROR_ENV, "").strip().rstrip("/")
+    if not mirror:
+        return COCO_ANNOTATIONS_URL, COCO_IMAGES_URL
+    return f"{mirror}/annotations/{COCO_ANNOTATIONS_URL.rsplit('/', 1)[-1]}", mirror
+
+
+def has_split(root: Path, split: str) -> bool:
+    """Whether ``root`` is a COCO folder holding ``split``'s annotation file."""
     return (root / "annotations" / f"instances_{split}.json").is_file()
 
 
-def _online(url: str, timeout: float) -> bool:
+def online(url: str, timeout: float = 5.0) -> bool:
     """Whether ``url`` answers at all (a HEAD request)."""
     try:
         request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "roiattn"})
@@ -54,76 +80,91 @@ def _online(url: str, timeout: float) -> bool:
 
 def find_coco(
     split: str = "val2017",
-    profile: Profile | None = None,
+    *,
+    download_images: int = 64,
+    seed: int = 0,
+    synthetic: SyntheticSize = SYNTHETIC,
     download: bool = True,
-    annotations_url: str = COCO_ANNOTATIONS_URL,
-    images_base_url: str | None = None,
     probe_timeout: float = 5.0,
 ) -> DataSource:
     """A COCO folder holding ``split``, from the first source that has one (module docstring).
 
-    ``profile`` (default: the active one) sets the download's size (``download_images``) and
-    the synthetic set's size and seed. ``download=False`` skips step 3. The URLs are passed to
-    :func:`~roiattn.data.download_coco_subset` (tests point them at a local mirror).
+    ``download_images`` is the size of a download (class-balanced, from ``seed``), and an
+    earlier download smaller than that is only used when ``download=False`` or the download
+    fails. ``synthetic`` sizes the stand-in (training splits use ``seed``, others ``seed + 1``).
     """
-    profile = profile or current()
     env_root = os.environ.get(COCO_ROOT_ENV, "").strip()
     if env_root:
         root = Path(env_root).expanduser()
-        if not _has_split(root, split):
+        if not has_split(root, split):
             raise FileNotFoundError(
                 f"{COCO_ROOT_ENV}={env_root} has no annotations/instances_{split}.json: point it "
                 f"at a COCO folder holding {split}, or unset it"
             )
-        return DataSource(root, "env", f"COCO {split} from {COCO_ROOT_ENV}={root}")
+        return DataSource(root, "env", f"COCO {split} from ${COCO_ROOT_ENV}")
 
-    data_dir = default_data_dir()
-    cached = data_dir / "coco"
-    if _has_split(cached, split):
-        settings = subset_settings(cached, split) or {}
-        size = settings.get("max_images")
-        enough = size is None or size >= profile.download_images
-        if enough or not download:
-            note = f"COCO {split} from an earlier download in {cached} ({size} images)"
+    cached = default_data_dir() / "coco"
+    if has_split(cached, split):
+        size = (subset_settings(cached, split) or {}).get("max_images")
+        if size is None or size >= download_images or not download:
+            note = (
+                f"COCO {split} from an earlier download in {display_path(cached)} ({size} images)"
+            )
             return DataSource(cached, "cache", note)
 
-    if download and _online(annotations_url, probe_timeout):
+    annotations_url, images_url = coco_urls()
+    if download and online(annotations_url, probe_timeout):
         try:
-            root = download_coco_subset(
-                cached,
-                split,
-                max_images=profile.download_images,
-                seed=profile.seed,
-                annotations_url=annotations_url,
-                images_base_url=images_base_url,
-                cache_dir=data_dir,
-            )
-            return DataSource(
-                root,
-                "download",
-                f"COCO {split}: {profile.download_images} images downloaded to {root} "
-                f"(class-balanced, seed {profile.seed})",
-            )
+            return _download(split, cached, download_images, seed, annotations_url, images_url)
         except DownloadError as error:
             warnings.warn(f"COCO download failed, falling back: {error}", stacklevel=2)
-            if _has_split(cached, split):  # a smaller earlier download beats synthetic data
-                return DataSource(cached, "cache", f"COCO {split} from {cached} (download failed)")
+            if has_split(cached, split):  # a smaller earlier download beats synthetic data
+                note = f"COCO {split} from {display_path(cached)} (download failed)"
+                return DataSource(cached, "cache", note)
+    return _synthetic(split, seed, synthetic, "no network" if download else "downloads off")
 
+
+def _download(
+    split: str, root: Path, images: int, seed: int, annotations_url: str, images_url: str
+) -> DataSource:
+    archive = default_data_dir() / annotations_url.rsplit("/", 1)[-1]
+    first = "" if archive.is_file() else f"the annotation archive ({ANNOTATIONS_MB} MB, once) and "
+    print(
+        f"downloading {first}{images} COCO {split} images (about "
+        f"{images * IMAGE_KB / 1000:.0f} MB) to {display_path(root)}"
+    )
+    download_coco_subset(
+        root,
+        split,
+        max_images=images,
+        seed=seed,
+        annotations_url=annotations_url,
+        images_base_url=images_url,
+        cache_dir=default_data_dir(),
+    )
+    note = f"COCO {split}: {images} images downloaded (class-balanced, seed {seed})"
+    return DataSource(root, "download", note)
+
+
+def _synthetic(split: str, seed: int, size: SyntheticSize, why: str) -> DataSource:
     from roiattn.data.context_shapes import ContextShapes
 
+    # one folder holds every split, as a COCO folder does
+    root = (
+        default_data_dir()
+        / "context-shapes"
+        / (f"{size.train}-{size.test}x{size.image_size}px-seed{seed}")
+    )
     train = split.startswith("train")
-    n_images = profile.shapes_train if train else profile.shapes_test
-    seed = profile.seed if train else profile.seed + 1
-    size = profile.shapes_image_size
-    root = data_dir / "context-shapes" / f"{n_images}x{size}px-seed{seed}"
-    if not _has_split(root, split):
-        shapes = ContextShapes(n_images=n_images, image_size=size, seed=seed)
+    n_images = size.train if train else size.test
+    seed = seed if train else seed + 1
+    if not has_split(root, split):
+        shapes = ContextShapes(n_images=n_images, image_size=size.image_size, seed=seed)
         shapes.to_coco(root, split=split, progress=True)
     note = (
-        f"SYNTHETIC DATA: no COCO folder was found ({COCO_ROOT_ENV} unset, no download in "
-        f"{cached}, {'no network' if download else 'downloads off'}), so {split} is "
-        f"{n_images} ContextShapes scenes ({size}px, seed {seed}) written as COCO to {root}. "
-        "Results on it are not COCO results."
+        f"SYNTHETIC DATA: no COCO folder was found (${COCO_ROOT_ENV} unset, no earlier download, "
+        f"{why}), so {split} is {n_images} ContextShapes scenes ({size.image_size}px, seed "
+        f"{seed}) written as COCO to {display_path(root)}. Results on it are not COCO results."
     )
-    warnings.warn(note, stacklevel=2)
+    warnings.warn(note, stacklevel=3)
     return DataSource(root, "synthetic", note)

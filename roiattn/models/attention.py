@@ -79,6 +79,9 @@ class ROIAttentionNet(RegionClassifier):
         at = {p: (lambda x, b=self.branches[p]: b(x, masks)) for p in self.merge_at}
         return resnet_forward(self.backbone, images, at)
 
+    def mask_parameters(self) -> list[nn.Parameter]:
+        return list(self.branches.parameters())
+
     def attention_maps(self, images: Tensor, masks: Tensor) -> dict[str, Tensor]:
         """The attention map at each merge point for this batch (for figures)."""
         masks = check_inputs(images, masks)

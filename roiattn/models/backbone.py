@@ -18,6 +18,8 @@ from torch import Tensor, nn
 from torchvision.models import ResNet
 from torchvision.models.resnet import BasicBlock
 
+from roiattn.errors import WeightsUnavailableError
+
 # ResNets torchvision does not ship, for training from random weights on a CPU: name ->
 # (BasicBlocks per stage, channels per stage). resnet10_w32 has one block per stage at half
 # ResNet-18's width: 1.2M parameters against 11.2M, 0.50 GFLOPs against 3.6 at 224 px.
@@ -40,10 +42,6 @@ RESNET_ARCHS: tuple[str, ...] = (
 MERGE_POINTS: tuple[str, ...] = ("conv1", "layer1", "layer2", "layer3", "layer4")
 
 Transform = Callable[[Tensor], Tensor]
-
-
-class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights could not be downloaded or read."""
 
 
 def _weights_entry(arch: str, weights: str | torchvision.models.WeightsEnum):

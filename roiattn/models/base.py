@@ -50,5 +50,10 @@ class RegionClassifier(nn.Module):
     def classify(self, images: Tensor, masks: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def mask_parameters(self) -> list[nn.Parameter]:
+        """The parameters that read the mask (a side branch, a mask filter), which training may
+        give a learning rate of their own; none for a model whose mask path has no weights."""
+        return []
+
     def extra_repr(self) -> str:
         return f"method={self.method!r}, arch={self.arch!r}, num_classes={self.num_classes}"

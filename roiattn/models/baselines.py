@@ -146,6 +146,9 @@ class MaskChannelNet(RegionClassifier):
         )
         nn.init.zeros_(self.mask_conv.weight)
 
+    def mask_parameters(self) -> list[nn.Parameter]:
+        return list(self.mask_conv.parameters())
+
     def classify(self, images: Tensor, masks: Tensor) -> Tensor:
         def add_mask_channel(x: Tensor) -> Tensor:
             return x + self.mask_conv(masks.to(x.dtype))

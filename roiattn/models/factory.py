@@ -39,6 +39,26 @@ def _unknown(method: str, why: str) -> ValueError:
     )
 
 
+# The options each family of methods takes beside arch, num_classes and weights.
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "image": (),
+    "mask-channel": (),
+    "crop": ("margin",),
+    "hard": ("mask_resize",),
+    "attn": ("mask_resize", "kernel_size"),
+}
+
+
+def _family(method: str) -> str:
+    if method in ("image", "crop", "mask-channel"):
+        return method
+    if method.startswith("hard@"):
+        return "hard"
+    if method.startswith("attn-"):
+        return "attn"
+    raise _unknown(method, "not a known family")
+
+
 def build_model(
     method: str,
     arch: str = "resnet50",
@@ -46,29 +66,35 @@ def build_model(
     weights: str | None = None,
     **options: Any,
 ) -> RegionClassifier:
-    """The model for ``method`` over a torchvision ``arch``; ``options`` go to its class
-    (``mask_resize``, ``kernel_size``, ``margin``)."""
+    """The model for ``method`` over a torchvision ``arch``. ``options`` go to its class:
+    ``mask_resize`` and ``kernel_size`` for ``attn-*``, ``mask_resize`` for ``hard@*``,
+    ``margin`` for ``crop``; any other is refused, naming the valid ones."""
     if not isinstance(method, str):
         raise _unknown(repr(method), "not a string")
+    family = _family(method)
+    unknown = sorted(set(options) - set(OPTIONS[family]))
+    if unknown:
+        raise ValueError(
+            f"{method} takes no option {unknown}: its options are {list(OPTIONS[family])} "
+            "(beside arch, num_classes and weights)"
+        )
     common = {"arch": arch, "num_classes": num_classes, "weights": weights, **options}
-    if method == "image":
-        return ImageOnlyNet(arch, num_classes, weights)
-    if method == "crop":
+    if family == "image":
+        return ImageOnlyNet(**common)
+    if family == "crop":
         return CropNet(**common)
-    if method == "mask-channel":
-        return MaskChannelNet(arch, num_classes, weights)
-    if method.startswith("hard@"):
+    if family == "mask-channel":
+        return MaskChannelNet(**common)
+    if family == "hard":
         point = method.removeprefix("hard@")
         if point not in HARD_POINTS:
             raise _unknown(method, f"no hard-attention point {point!r}")
         return HardAttentionNet(at=point, **common)
-    if method.startswith("attn-"):
-        op, _, points = method.removeprefix("attn-").partition("@")
-        if op not in MERGE_OPS:
-            raise _unknown(method, f"no merge op {op!r}")
-        merge_at = MERGE_POINTS if points == "all" else tuple(points.split("+"))
-        bad = [p for p in merge_at if p not in MERGE_POINTS]
-        if bad or len(set(merge_at)) != len(merge_at):
-            raise _unknown(method, f"merge points must be distinct, from {MERGE_POINTS}")
-        return ROIAttentionNet(merge_at=merge_at, op=op, **common)
-    raise _unknown(method, "not a known family")
+    op, _, points = method.removeprefix("attn-").partition("@")
+    if op not in MERGE_OPS:
+        raise _unknown(method, f"no merge op {op!r}")
+    merge_at = MERGE_POINTS if points == "all" else tuple(points.split("+"))
+    bad = [p for p in merge_at if p not in MERGE_POINTS]
+    if bad or len(set(merge_at)) != len(merge_at):
+        raise _unknown(method, f"merge points must be distinct, from {MERGE_POINTS}")
+    return ROIAttentionNet(merge_at=merge_at, op=op, **common)

@@ -1,13 +1,9 @@
-"""Evaluation by segment size: the paper's claim is about small regions, so every number is also
-given per size bin.
-
-Two binnings: the paper's (the author's ``EvaluateAccuracy.py``: areas below 1000, 2000, 4000,
-..., 256000, 500000 native pixels, and a last bin of 500000 and up; note the doubling stops at
-500000, not 512000) and COCO's small / medium / large (32² and 96² px). A dataset whose images
-are small (``ContextShapes``) may bring its own edges as ``size_bins``.
+"""Report: top-1 accuracy of one model on one dataset, overall, per class and per size bin.
 
 Accuracy is top-1, both over instances and averaged over classes ("mean class accuracy", over
-the classes present, as the author's code does).
+the classes present, as the author's code does). A report keeps the raw predictions and the
+image each instance comes from, so any binning, baseline or bootstrap can be computed again
+later, and ``to_dict`` / ``from_dict`` round-trip exactly.
 """
 
 from __future__ import annotations
@@ -18,130 +14,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
-from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
-from roiattn.runtime import (
-    choose_precision,
-    collate_regions,
-    dataset_attribute,
-    dataset_classes,
-    describe_data,
-    resolve_device,
-    to_device,
-    use_channels_last,
-)
+from roiattn.data.bins import COCO_BINS, PAPER_BINS, SizeBins
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-PAPER_EDGES: tuple[float, ...] = (
-    1000,
-    2000,
-    4000,
-    8000,
-    16000,
-    32000,
-    64000,
-    128000,
-    256000,
-    500000,
-)
-COCO_EDGES: tuple[float, ...] = (32**2, 96**2)
-
-
-def _short(area: float) -> str:
-    if area >= 1000 and area % 1000 == 0:
-        return f"{int(area // 1000)}k"
-    return f"{area:g}"
-
-
-@dataclass(frozen=True)
-class SizeBins:
-    """Area bins given by ascending upper edges: bin 0 is ``area < edges[0]``, bin i is
-    ``edges[i-1] <= area < edges[i]``, and the last bin, ``area >= edges[-1]``, is open."""
-
-    name: str
-    edges: tuple[float, ...]
-    labels: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        edges = self.edges
-        if not edges or any(not math.isfinite(e) or e <= 0 for e in edges):
-            raise ValueError(f"size bin edges must be positive finite numbers, got {edges!r}")
-        if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
-            raise ValueError(f"size bin edges must be strictly ascending, got {edges!r}")
-        if len(self.labels) != len(edges) + 1:
-            raise ValueError(f"{len(edges)} edges make {len(edges) + 1} bins, not {self.labels}")
-
-    @classmethod
-    def from_edges(cls, name: str, edges: Sequence[float]) -> SizeBins:
-        """Bins from upper edges, labelled like ``<1k``, ``1k-2k``, ..., ``>=500k``."""
-        try:
-            edges = tuple(float(e) for e in edges)
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"size bins must be a sequence of upper edges (numbers), got {edges!r}"
-            ) from None
-        if not edges:
-            raise ValueError("size bins need at least one edge")
-        labels = [f"<{_short(edges[0])}"]
-        labels += [f"{_short(a)}-{_short(b)}" for a, b in zip(edges, edges[1:], strict=False)]
-        labels.append(f">={_short(edges[-1])}")
-        return cls(name, edges, tuple(labels))
-
-    def assign(self, areas: np.ndarray | Sequence[float]) -> np.ndarray:
-        """The bin index of each area."""
-        return np.searchsorted(np.asarray(self.edges), np.asarray(areas, float), side="right")
-
-    def bounds(self, index: int) -> tuple[float, float | None]:
-        """``(low, high)`` of a bin; ``high`` is None for the open last bin."""
-        low = 0.0 if index == 0 else self.edges[index - 1]
-        return low, (self.edges[index] if index < len(self.edges) else None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "edges": list(self.edges), "labels": list(self.labels)}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SizeBins:
-        return cls(data["name"], tuple(data["edges"]), tuple(data["labels"]))
-
-
-PAPER_BINS = SizeBins.from_edges("paper", PAPER_EDGES)
-COCO_BINS = SizeBins("coco", COCO_EDGES, ("small", "medium", "large"))
-
-
-def size_bins(spec: str | Sequence[float] | SizeBins | None, name: str = "custom") -> SizeBins:
-    """Bins from ``"paper"``, ``"coco"``, a :class:`SizeBins`, or a sequence of upper edges."""
-    if spec is None or spec == "paper":
-        return PAPER_BINS
-    if spec == "coco":
-        return COCO_BINS
-    if isinstance(spec, SizeBins):
-        return spec
-    if isinstance(spec, str):
-        raise ValueError(
-            f"unknown size bins {spec!r}: use 'paper', 'coco' or a list of upper edges in pixels"
-        )
-    return SizeBins.from_edges(name, spec)
-
-
-def schemes_for(data: Dataset | None, bins: Any) -> list[SizeBins]:
-    """The primary binning (asked for, else the dataset's own ``size_bins`` with its
-    ``size_bin_names`` if any, else the paper's), then COCO's."""
-    if bins is None and data is not None:
-        own = dataset_attribute(data, "size_bins")
-        primary = size_bins(own, "dataset") if own is not None else PAPER_BINS
-        names = dataset_attribute(data, "size_bin_names")
-        if own is not None and not isinstance(own, SizeBins) and names is not None:
-            names = tuple(str(n) for n in names)
-            if len(names) == len(primary.labels):
-                primary = SizeBins("dataset", primary.edges, names)
-    else:
-        primary = size_bins(bins)
-    return [primary] if primary.name == "coco" else [primary, COCO_BINS]
 
 
 @dataclass(frozen=True)
@@ -187,6 +64,7 @@ class Report:
         classes: Sequence[str],
         schemes: Sequence[SizeBins] = (PAPER_BINS, COCO_BINS),
         *,
+        image_ids: Sequence[int] | np.ndarray | None = None,
         top5_correct: Sequence[bool] | np.ndarray | None = None,
         method: str = "",
         data: dict[str, Any] | None = None,
@@ -194,14 +72,21 @@ class Report:
         self.labels = np.asarray(labels, dtype=np.int64)
         self.predictions = np.asarray(predictions, dtype=np.int64)
         self.areas = np.asarray(areas, dtype=np.float64)
+        # the image of each instance: the unit a bootstrap resamples (each its own by default)
+        self.image_ids = (
+            np.arange(len(self.labels))
+            if image_ids is None
+            else np.asarray(image_ids, dtype=np.int64)
+        )
         self.classes = [str(c) for c in classes]
         n, num_classes = len(self.labels), len(self.classes)
         if n == 0:
             raise ValueError("cannot report on no instances: the dataset is empty")
-        if len(self.predictions) != n or len(self.areas) != n:
+        if len(self.predictions) != n or len(self.areas) != n or len(self.image_ids) != n:
             raise ValueError(
-                f"labels ({n}), predictions ({len(self.predictions)}) and areas "
-                f"({len(self.areas)}) must have one entry per instance"
+                f"labels ({n}), predictions ({len(self.predictions)}), areas "
+                f"({len(self.areas)}) and image_ids ({len(self.image_ids)}) must have one entry "
+                "per instance"
             )
         for name, values in (("labels", self.labels), ("predictions", self.predictions)):
             if values.min() < 0 or values.max() >= num_classes:
@@ -357,6 +242,7 @@ class Report:
                 "labels": self.labels.tolist(),
                 "predictions": self.predictions.tolist(),
                 "areas": self.areas.tolist(),
+                "image_ids": self.image_ids.tolist(),
                 "top5_correct": None
                 if self.top5_correct is None
                 else self.top5_correct.astype(int).tolist(),
@@ -375,6 +261,7 @@ class Report:
             items["areas"],
             data["classes"],
             [SizeBins.from_dict(b) for b in data["size_bins"].values()],
+            image_ids=items.get("image_ids"),
             top5_correct=items.get("top5_correct"),
             method=data.get("method", ""),
             data=data.get("data"),
@@ -415,108 +302,3 @@ class Report:
 
 def _percent(value: float) -> str:
     return "–" if math.isnan(value) else f"{value:.1%}"
-
-
-def predict_all(
-    model: nn.Module,
-    data: Dataset,
-    *,
-    batch_size: int = 64,
-    device: str | torch.device = "auto",
-    num_workers: int = 0,
-    amp: bool | None = None,
-    channels_last: bool | None = None,
-    progress: bool = True,
-) -> dict[str, np.ndarray]:
-    """Labels, top-1 predictions, top-5 hits and areas of every item, in batches, without
-    gradients, in mixed precision on a GPU. The model is left on ``device`` in its own mode."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    device = resolve_device(device)
-    precision = choose_precision(device, amp)
-    nhwc = use_channels_last(device, channels_last)
-    was_training = model.training
-    model.to(device, memory_format=torch.channels_last if nhwc else torch.contiguous_format)
-    model.eval()
-    loader = DataLoader(
-        data,
-        batch_size=batch_size,
-        shuffle=False,
-        num_workers=num_workers,
-        collate_fn=collate_regions,
-        pin_memory=device.type == "cuda",
-        generator=torch.Generator().manual_seed(0),  # never draws from the global RNG
-    )
-    labels, predictions, top5, areas = [], [], [], []
-    try:
-        # the model was moved above, outside inference mode: its weights stay trainable
-        for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress):
-            images, masks, target = to_device(batch, device, nhwc)
-            with torch.inference_mode(), precision.autocast(device):
-                logits = model(images, masks)
-            k = min(5, logits.shape[1])
-            best = logits.float().topk(k, dim=1).indices
-            labels.append(batch["label"])
-            predictions.append(best[:, 0].cpu())
-            top5.append((best == target[:, None]).any(1).cpu())
-            areas.append(batch["area"])
-    finally:
-        model.train(was_training)
-    if not labels:
-        raise ValueError("the dataset to evaluate on is empty")
-    return {
-        "labels": torch.cat(labels).numpy(),
-        "predictions": torch.cat(predictions).numpy(),
-        "top5_correct": torch.cat(top5).numpy(),
-        "areas": torch.cat(areas).numpy(),
-    }
-
-
-def evaluate(
-    model: nn.Module,
-    data: Dataset,
-    *,
-    batch_size: int = 64,
-    device: str | torch.device = "auto",
-    bins: str | Sequence[float] | SizeBins | None = None,
-    num_workers: int = 0,
-    amp: bool | None = None,
-    channels_last: bool | None = None,
-    classes: Sequence[str] | None = None,
-    progress: bool = True,
-) -> Report:
-    """Evaluate ``model`` on every item of ``data`` and report accuracy overall, per class and
-    per size bin.
-
-    ``bins``: ``None`` for the dataset's own ``size_bins`` if it has them, else the paper's;
-    or ``"paper"``, ``"coco"``, a :class:`SizeBins`, or a list of upper edges. COCO's
-    small/medium/large are always reported beside them.
-    """
-    classes = list(classes) if classes is not None else dataset_classes(data)
-    num_classes = getattr(model, "num_classes", None)
-    if num_classes is not None and num_classes != len(classes):
-        raise ValueError(
-            f"the model has {num_classes} outputs but the data has {len(classes)} classes: "
-            "evaluate on the classes it was trained on"
-        )
-    schemes = schemes_for(data, bins)
-    out = predict_all(
-        model,
-        data,
-        batch_size=batch_size,
-        device=device,
-        num_workers=num_workers,
-        amp=amp,
-        channels_last=channels_last,
-        progress=progress,
-    )
-    return Report(
-        out["labels"],
-        out["predictions"],
-        out["areas"],
-        classes,
-        schemes,
-        top5_correct=out["top5_correct"],
-        method=getattr(model, "method", ""),
-        data=describe_data(data),
-    )

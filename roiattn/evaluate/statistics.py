@@ -1,0 +1,248 @@
+"""How far a difference between two methods can be trusted: a paired bootstrap that resamples
+images, baselines, and verdicts with an equivalence margin.
+
+**The unit of resampling is the image.** The regions of one image share its light, its scene and
+its photographer; resampling regions as if they were independent makes intervals too narrow.
+Each bootstrap draw takes as many images as the test set has, with replacement, and every region
+of a drawn image comes along. **Paired**: both methods are scored on the same draw, so what both
+get right or both get wrong adds no noise. **Seeds**: given several training seeds of each
+method, the statistic is the mean over seeds of the difference (same draws for every seed).
+
+It is computed from counts per image (hits and instances, per class for the mean-class metric),
+``chunk`` draws at a time, so its memory does not grow with the number of draws.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from roiattn.evaluate.report import Report
+
+METRICS: tuple[str, ...] = ("mean_class", "accuracy")
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Metric of method ``a`` minus method ``b`` on the same test instances of one size bin, with
+    a paired image-bootstrap interval (``low``, ``high``; NaN when the bin is empty).
+
+    ``a``, ``b`` and ``difference`` are means over seeds; ``per_seed`` holds each seed's
+    difference."""
+
+    label: str
+    count: int
+    images: int
+    a: float
+    b: float
+    difference: float
+    low: float
+    high: float
+    per_seed: tuple[float, ...] = ()
+
+    @property
+    def sign(self) -> int:
+        """+1 when the whole interval is above 0, -1 when below, 0 when it holds 0."""
+        if math.isnan(self.difference):
+            return 0
+        return 1 if self.low > 0 else -1 if self.high < 0 else 0
+
+    def within(self, margin: float) -> bool:
+        """Whether the whole interval lies inside ``(-margin, +margin)``: equivalent within it."""
+        return not math.isnan(self.difference) and -margin < self.low and self.high < margin
+
+    @property
+    def seeds_agree(self) -> bool:
+        """Whether every seed's difference has the sign of the interval (or there is one)."""
+        return all(np.sign(d) == self.sign for d in self.per_seed)
+
+    def __str__(self) -> str:
+        if math.isnan(self.difference):
+            return "–"
+        return f"{100 * self.difference:+.1f} [{100 * self.low:+.1f}, {100 * self.high:+.1f}]"
+
+
+def _metric(hits: np.ndarray, counts: np.ndarray, metric: str) -> np.ndarray:
+    """The metric from (weighted) hits and counts: over instances, or the mean over the classes
+    present of the per-class accuracy. Works on one draw or a stack of draws (NaN for a draw
+    with no instance)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if metric == "accuracy":
+            return hits / counts
+        per_class = hits / counts
+        present = counts > 0
+        return np.where(present, per_class, 0).sum(-1) / present.sum(-1)
+
+
+class _Paired:
+    """Per-image sums of two methods' hits (mean over seeds) and of the instances, restricted
+    to the instances ``inside``: everything a draw of images needs."""
+
+    def __init__(self, a: list[Report], b: list[Report], inside: np.ndarray, metric: str) -> None:
+        first = a[0]
+        for report in a + b:
+            if not (
+                np.array_equal(report.labels, first.labels)
+                and np.array_equal(report.image_ids, first.image_ids)
+                and report.classes == first.classes
+            ):
+                raise ValueError(
+                    "the reports are not on the same test instances: compare methods of one "
+                    "comparison (same test data, same order)"
+                )
+        if metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        self.metric, self.inside = metric, inside
+        self.image_ids, index = np.unique(first.image_ids, return_inverse=True)
+        images, classes = len(self.image_ids), len(first.classes)
+        cell = index if metric == "accuracy" else index * classes + first.labels
+        shape = (images,) if metric == "accuracy" else (images, classes)
+
+        def sums(values: np.ndarray) -> np.ndarray:
+            weights = np.where(inside, values, 0.0)
+            return np.bincount(cell, weights=weights, minlength=int(np.prod(shape))).reshape(shape)
+
+        self.seeds_a = [sums(r.correct) for r in a]
+        self.seeds_b = [sums(r.correct) for r in b]
+        self.hits_a, self.hits_b = np.mean(self.seeds_a, 0), np.mean(self.seeds_b, 0)
+        self.counts = sums(np.ones(first.count))
+
+    def value(self, hits: np.ndarray) -> float:
+        return float(_metric(hits.sum(0), self.counts.sum(0), self.metric))
+
+    def differences(self, draws: np.ndarray) -> np.ndarray:
+        """The difference of the metric on each draw (a row of image counts)."""
+        counts = np.tensordot(draws, self.counts, axes=1)
+        return _metric(np.tensordot(draws, self.hits_a, axes=1), counts, self.metric) - _metric(
+            np.tensordot(draws, self.hits_b, axes=1), counts, self.metric
+        )
+
+
+def _draws(images: int, resamples: int, seed: int, chunk: int):
+    """Bootstrap draws of the test set's images, ``chunk`` at a time: each row counts how often
+    each image was drawn (as many draws as images, with replacement)."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, resamples, chunk):
+        yield rng.multinomial(images, np.full(images, 1 / images), min(chunk, resamples - start))
+
+
+def _interval(differences: np.ndarray, level: float) -> tuple[float, float]:
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    tail = (1 - level) / 2
+    low, high = np.nanquantile(differences, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def _as_list(reports: Sequence[Report] | Report) -> list[Report]:
+    return [reports] if isinstance(reports, Report) else list(reports)
+
+
+def paired_gap(
+    a: Sequence[Report] | Report,
+    b: Sequence[Report] | Report,
+    inside: np.ndarray | None = None,
+    *,
+    label: str = "overall",
+    metric: str = "mean_class",
+    level: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+    chunk: int = 250,
+) -> Gap:
+    """Method ``a`` minus method ``b`` on the instances ``inside`` selects (all by default), as
+    a :class:`Gap` whose interval resamples the test set's images (module docstring). ``a`` and
+    ``b`` are one report each, or one per training seed (the same test instances throughout).
+    The same ``seed`` gives the same draws for every bin and every pair."""
+    a, b = _as_list(a), _as_list(b)
+    inside = np.ones(a[0].count, dtype=bool) if inside is None else np.asarray(inside, bool)
+    n = int(inside.sum())
+    if n == 0:
+        return Gap(label, 0, 0, *([math.nan] * 5))
+    paired = _Paired(a, b, inside, metric)
+    draws = _draws(len(paired.image_ids), resamples, seed, chunk)
+    low, high = _interval(np.concatenate([paired.differences(d) for d in draws]), level)
+    value_a, value_b = paired.value(paired.hits_a), paired.value(paired.hits_b)
+    per_seed: tuple[float, ...] = ()
+    if len(a) == len(b) and len(a) > 1:
+        pairs = zip(paired.seeds_a, paired.seeds_b, strict=True)
+        per_seed = tuple(paired.value(x) - paired.value(y) for x, y in pairs)
+    images = len(np.unique(a[0].image_ids[inside]))
+    return Gap(label, n, images, value_a, value_b, value_a - value_b, low, high, per_seed)
+
+
+def gap_contrast(
+    a: Sequence[Report] | Report,
+    b: Sequence[Report] | Report,
+    first: np.ndarray,
+    second: np.ndarray,
+    *,
+    label: str = "contrast",
+    metric: str = "mean_class",
+    level: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+    chunk: int = 250,
+) -> Gap:
+    """How much larger the gap ``a - b`` is on the instances ``first`` selects than on those
+    ``second`` selects (e.g. small against large regions), with an interval from the same
+    image draws for both, so the two gaps' shared noise cancels. ``a``/``b`` of the Gap are the
+    two gaps."""
+    a, b = _as_list(a), _as_list(b)
+    one = _Paired(a, b, np.asarray(first, bool), metric)
+    two = _Paired(a, b, np.asarray(second, bool), metric)
+    if not one.counts.sum() or not two.counts.sum():
+        return Gap(label, 0, 0, *([math.nan] * 5))
+    draws = _draws(len(one.image_ids), resamples, seed, chunk)
+    low, high = _interval(
+        np.concatenate([one.differences(d) - two.differences(d) for d in draws]), level
+    )
+    gap_one = one.value(one.hits_a) - one.value(one.hits_b)
+    gap_two = two.value(two.hits_a) - two.value(two.hits_b)
+    count = int(np.asarray(first, bool).sum() + np.asarray(second, bool).sum())
+    images = len(one.image_ids)
+    return Gap(label, count, images, gap_one, gap_two, gap_one - gap_two, low, high)
+
+
+def paired_gaps(
+    a: Sequence[Report] | Report,
+    b: Sequence[Report] | Report,
+    scheme: str = "coco",
+    **options: object,
+) -> list[Gap]:
+    """:func:`paired_gap` in every size bin of ``scheme``, then over all instances."""
+    first = a if isinstance(a, Report) else a[0]
+    if scheme not in first.schemes:
+        raise ValueError(f"no size binning {scheme!r} in these reports: {list(first.schemes)}")
+    bins = first.schemes[scheme]
+    index = bins.assign(first.areas)
+    gaps = [
+        paired_gap(a, b, index == i, label=label, **options)  # type: ignore[arg-type]
+        for i, label in enumerate(bins.labels)
+    ]
+    return gaps + [paired_gap(a, b, label="overall", **options)]  # type: ignore[arg-type]
+
+
+def majority_report(report: Report, train_counts: Sequence[int]) -> Report:
+    """The baseline that answers the training set's most frequent class for every instance,
+    scored on ``report``'s test instances."""
+    label = int(np.argmax(train_counts))
+    return Report(
+        report.labels,
+        np.full(report.count, label),
+        report.areas,
+        report.classes,
+        list(report.schemes.values()),
+        image_ids=report.image_ids,
+        method=f"majority ({report.classes[label]})",
+        data=report.data,
+    )
+
+
+def chance_accuracy(num_classes: int) -> float:
+    """Expected accuracy of a uniform random guess: ``1 / num_classes``, over instances and
+    averaged over classes alike, in every size bin."""
+    return 1 / num_classes

@@ -1,0 +1,390 @@
+"""Each experiment the book runs, as one value: :class:`Experiment`.
+
+An experiment is everything a comparison depends on: where its regions come from and how many
+(``data``), the backbone, the training settings, the methods, the sampler, the size bins and the
+training seeds. Chapters, ``python -m roiattn compare --experiment ...`` and ``tools/`` all take
+it from :func:`get`, so the same command gives the same table as the chapter.
+
+- **coco** (chapters 4, 6, 7): COCO regions of ``train2017`` to train and ``val2017`` to test,
+  context views, class-balanced draws (the paper's), the paper's size bins. In the quick profile
+  four frequent categories and a small ResNet from random weights; in the full profile all 80
+  categories and an ImageNet-pretrained ResNet-50 (the paper's setting).
+- **shapes** (chapter 5): ContextShapes, the synthetic world in which context decides the class
+  of small regions; plain shuffling, the world's own size bins (specks and bodies).
+
+:meth:`Experiment.replace` makes a variant (more epochs, another branch learning rate, fewer
+training regions, ``mask_resize="max"``), which is saved under a name of its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from torch.utils.data import Sampler
+
+from roiattn import profiles
+from roiattn.data import (
+    ClassBalancedSampler,
+    COCORegions,
+    ContextShapes,
+    DataSource,
+    RegionDataset,
+    SyntheticSize,
+    find_coco,
+)
+from roiattn.data.paths import default_data_dir, display_path
+from roiattn.models import RegionClassifier, build_model
+from roiattn.train import TrainSettings
+
+# What chapter 6 compares: no mask, no context, hard attention at three depths, the attention
+# map at the first layer (add, mul), before the last block and at all five points, and the
+# mask as a fourth input channel. (attn-mul@layer3 and attn-mul@all are left out for time.)
+COCO_METHODS: tuple[str, ...] = (
+    "image",
+    "crop",
+    "hard@input",
+    "hard@conv1",
+    "hard@layer3",
+    "attn-add@conv1",
+    "attn-mul@conv1",
+    "attn-add@layer3",
+    "attn-add@all",
+    "mask-channel",
+)
+# The methods the paper's findings compare (and the lower bound): trained with every seed.
+FINDING_METHODS: tuple[str, ...] = (
+    "image",
+    "hard@input",
+    "hard@conv1",
+    "attn-add@conv1",
+    "attn-add@layer3",
+    "attn-add@all",
+)
+# What chapter 5 compares on ContextShapes.
+SHAPES_METHODS: tuple[str, ...] = (
+    "image",
+    "crop",
+    "hard@input",
+    "attn-add@conv1",
+    "attn-mul@conv1",
+    "attn-add@layer3",
+    "attn-add@all",
+    "mask-channel",
+)
+
+
+class Regions(NamedTuple):
+    """An experiment's training and test regions, and where they came from."""
+
+    train: RegionDataset
+    test: RegionDataset
+    source: DataSource
+
+
+@dataclass(frozen=True)
+class COCOData:
+    """COCO regions: ``context`` views of ``image_size`` pixels of the chosen ``categories``
+    (None: all), at most ``max_train`` / ``max_test`` of them (a seeded choice)."""
+
+    image_size: int
+    categories: tuple[str, ...] | None
+    max_train: int | None
+    max_test: int | None
+    download_images: int
+    synthetic: SyntheticSize
+    train_split: str = "train2017"
+    test_split: str = "val2017"
+    view: str = "context"
+    subset_seed: int = 0
+    root: Path | None = None  # a COCO folder to read, instead of finding one
+
+    def load(self, download: bool = True) -> Regions:
+        """The regions, from ``root`` when given, else from :func:`~roiattn.data.find_coco`
+        (``$ROIATTN_COCO_ROOT``, an earlier download, a download, or synthetic scenes: then
+        every category is used)."""
+        found = {
+            split: self._source(split, download) for split in (self.train_split, self.test_split)
+        }
+        synthetic = any(source.kind == "synthetic" for source in found.values())
+        splits = []
+        for split, limit, seed in (
+            (self.train_split, self.max_train, self.subset_seed),
+            (self.test_split, self.max_test, self.subset_seed + 1),
+        ):
+            regions = COCORegions(
+                found[split].root,
+                split,
+                image_size=self.image_size,
+                view=self.view,
+                categories=None if synthetic else self.categories,
+            )
+            splits.append(regions.sample(limit, seed))
+        train, test = found[self.train_split], found[self.test_split]
+        if train.root == test.root and train.kind == test.kind:
+            note = f"{train.note}; {self.test_split} from the same folder"
+        else:
+            note = f"{train.note}; {test.note}"
+        kind = "synthetic" if synthetic else train.kind
+        return Regions(splits[0], splits[1], DataSource(train.root, kind, note))
+
+    def _source(self, split: str, download: bool) -> DataSource:
+        if self.root is not None:
+            root = Path(self.root).expanduser()
+            if not (root / "annotations" / f"instances_{split}.json").is_file():
+                raise FileNotFoundError(
+                    f"{root} has no annotations/instances_{split}.json: give a COCO folder "
+                    f"holding {split}"
+                )
+            return DataSource(root, "given", f"COCO {split} from {display_path(root)}")
+        return find_coco(split, download_images=self.download_images, seed=self.subset_seed,
+                         synthetic=self.synthetic, download=download)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ShapesData:
+    """ContextShapes scenes of ``image_size`` pixels; the test scenes are other scenes."""
+
+    train_scenes: int
+    test_scenes: int
+    image_size: int
+    train_seed: int = 100
+    test_seed: int = 101
+
+    def load(self, download: bool = True) -> Regions:
+        train = ContextShapes(self.train_scenes, self.image_size, seed=self.train_seed)
+        test = ContextShapes(self.test_scenes, self.image_size, seed=self.test_seed)
+        note = f"ContextShapes: {train.description} to train, {test.description} to test"
+        return Regions(train, test, DataSource(Path("."), "world", note))
+
+
+DATA_FIELDS = {f.name for f in dataclasses.fields(COCOData)} | {
+    f.name for f in dataclasses.fields(ShapesData)
+}
+# a run's seed comes from the experiment's seeds
+TRAINING_FIELDS = {f.name for f in dataclasses.fields(TrainSettings)} - {"seed"}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """What a comparison trains and how (module docstring). ``seeds[0]`` is the seed of a
+    single run; a comparison trains :attr:`FINDING_METHODS` (those of them it has) with every
+    seed and the others with the first (``all_seeds`` names them)."""
+
+    name: str
+    profile: str
+    data: COCOData | ShapesData | None
+    arch: str
+    weights: str | None
+    training: TrainSettings
+    methods: tuple[str, ...]
+    balanced: bool
+    bins: str | None
+    seeds: tuple[int, ...] = (0,)
+    all_seeds: tuple[str, ...] = ()
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+    variant: str = ""
+
+    def regions(self, download: bool = True) -> Regions:
+        """The training and test regions; kept in memory once read when the DataLoader reads
+        in this process (``num_workers=0``), so ten methods read each image once."""
+        if self.data is None:
+            raise ValueError(
+                f"experiment {self.name!r} names no data: pass its regions to run(regions=...)"
+            )
+        found = self.data.load(download)
+        if self.training.num_workers == 0:
+            return Regions(found.train.cached(), found.test.cached(), found.source)
+        return found
+
+    def sampler(self, train: RegionDataset, seed: int | None = None) -> Sampler | None:
+        """The order of training items: the paper's class-balanced draws (a class, then an
+        image holding it, then one of its regions), or None for a plain shuffle."""
+        if not self.balanced:
+            return None
+        return ClassBalancedSampler.from_dataset(
+            train, seed=self.seeds[0] if seed is None else seed
+        )
+
+    def settings(self, seed: int | None = None) -> TrainSettings:
+        """The training settings of one run (the first seed by default)."""
+        return self.training.replace(seed=self.seeds[0] if seed is None else seed)
+
+    def seeds_of(self, method: str) -> tuple[int, ...]:
+        """The seeds ``method`` is trained with in a comparison."""
+        return self.seeds if method in self.all_seeds else self.seeds[:1]
+
+    def model(self, method: str, num_classes: int, seed: int | None = None) -> RegionClassifier:
+        """A fresh model of ``method``, built after seeding torch with the run's seed, so every
+        method of a run starts from the same backbone."""
+        torch.manual_seed(self.seeds[0] if seed is None else seed)
+        return build_model(method, self.arch, num_classes, self.weights, **self.model_options)
+
+    @property
+    def file_name(self) -> str:
+        """The name its comparison is saved under: ``<name>-<profile>[-<variant>]``."""
+        slug = re.sub(r"[^A-Za-z0-9.]+", "-", self.variant).strip("-")
+        return f"{self.name}-{self.profile}" + (f"-{slug}" if slug else "")
+
+    def replace(self, **changes: Any) -> Experiment:
+        """A variant: any field of the experiment, of its data or of its training settings
+        (``epochs=8``, ``branch_lr_scale=10``, ``max_train=300``, ``mask_resize="max"``, ...),
+        checked like the original. Its ``variant`` lists the changes, and names its results."""
+        own = {f.name for f in dataclasses.fields(self)} - {"data", "training", "variant"}
+        options = {"mask_resize", "kernel_size", "margin"}
+        unknown = sorted(set(changes) - own - DATA_FIELDS - TRAINING_FIELDS - options)
+        if unknown:
+            valid = sorted(own | DATA_FIELDS | TRAINING_FIELDS | options)
+            raise ValueError(f"unknown experiment settings {unknown}: choose from {valid}")
+        data_changes = {k: v for k, v in changes.items() if k in DATA_FIELDS}
+        if data_changes and self.data is not None:
+            known = {f.name for f in dataclasses.fields(self.data)}
+            wrong = sorted(set(data_changes) - known)
+            if wrong:
+                raise ValueError(
+                    f"{type(self.data).__name__} has no {wrong}: it has {sorted(known)}"
+                )
+        new = dataclasses.replace(
+            self,
+            data=dataclasses.replace(self.data, **data_changes) if data_changes else self.data,
+            training=self.training.replace(
+                **{k: v for k, v in changes.items() if k in TRAINING_FIELDS}
+            ),
+            model_options={
+                **self.model_options,
+                **{k: v for k, v in changes.items() if k in options},
+            },
+            **{k: v for k, v in changes.items() if k in own},
+        )
+        done = ", ".join(f"{k}={v}" for k, v in changes.items())
+        variant = f"{self.variant}, {done}" if self.variant else done
+        return dataclasses.replace(new, variant=variant)
+
+    def summary(self) -> str:
+        """One line: what a run of this experiment does."""
+        if isinstance(self.data, COCOData):
+            what = ", ".join(self.data.categories) if self.data.categories else "all categories"
+            data = f"{self.data.image_size} px {self.data.view} views of {what}"
+        elif isinstance(self.data, ShapesData):
+            scenes = f"{self.data.train_scenes}/{self.data.test_scenes}"
+            data = f"{scenes} scenes of {self.data.image_size} px"
+        else:
+            data = "regions given to run()"
+        variant = f" [{self.variant}]" if self.variant else ""
+        return (
+            f"{self.name}/{self.profile}{variant}: {self.arch} ({self.weights or 'random init'}) "
+            f"on {data}; {self.training.summary()}; "
+            f"{'class-balanced' if self.balanced else 'shuffled'}; seeds {list(self.seeds)}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting, JSON-able, for the provenance of results."""
+        return {
+            "name": self.name,
+            "profile": self.profile,
+            "variant": self.variant,
+            "data": None if self.data is None else dataclasses.asdict(self.data),
+            "arch": self.arch,
+            "weights": self.weights,
+            "training": self.training.to_dict(),
+            "balanced": self.balanced,
+            "bins": self.bins,
+            "seeds": list(self.seeds),
+            "model_options": dict(self.model_options),
+        }
+
+    def run(self, methods: Any = None, **options: Any) -> Any:
+        """Train and evaluate ``methods`` (default: all of the experiment's) with
+        :func:`~roiattn.experiments.compare`; see there for the options."""
+        from roiattn.experiments.runner import compare
+
+        return compare(self, methods, **options)
+
+
+def _training(profile: profiles.Profile, epochs: int, lr: float) -> TrainSettings:
+    """The one mapping from a profile to training settings."""
+    return TrainSettings(
+        epochs=epochs,
+        batch_size=profile.batch_size,
+        lr=lr,
+        weight_decay=profile.weight_decay,
+        optimizer=profile.optimizer,
+        schedule=profile.schedule,
+        grad_clip=profile.grad_clip,
+        amp=profile.amp,
+        channels_last=profile.channels_last,
+        num_workers=profile.num_workers,
+        eval_batch_size=profile.eval_batch_size,
+    )
+
+
+def coco(profile: profiles.Profile | str | None = None) -> Experiment:
+    """The COCO experiment of chapters 4, 6 and 7 in ``profile`` (default: the active one)."""
+    profile = _profile(profile)
+    data = COCOData(
+        image_size=profile.image_size,
+        categories=profile.categories,
+        max_train=profile.max_train_items,
+        max_test=profile.max_test_items,
+        download_images=profile.download_images,
+        synthetic=SyntheticSize(
+            profile.shapes_train, profile.shapes_test, profile.shapes_image_size
+        ),  # fmt: skip
+    )
+    return Experiment(
+        name="coco",
+        profile=profile.name,
+        data=data,
+        arch=profile.arch,
+        weights=profile.weights,
+        training=_training(profile, profile.epochs, profile.lr),
+        methods=COCO_METHODS,
+        balanced=True,
+        bins="paper",
+        seeds=profile.seeds,
+        all_seeds=FINDING_METHODS,
+    )
+
+
+def shapes(profile: profiles.Profile | str | None = None) -> Experiment:
+    """The ContextShapes experiment of chapter 5 in ``profile`` (default: the active one)."""
+    profile = _profile(profile)
+    return Experiment(
+        name="shapes",
+        profile=profile.name,
+        data=ShapesData(profile.shapes_train, profile.shapes_test, profile.shapes_image_size),
+        arch=profile.shapes_arch,
+        weights=profile.shapes_weights,
+        training=_training(profile, profile.shapes_epochs, profile.shapes_lr),
+        methods=SHAPES_METHODS,
+        balanced=False,
+        bins=None,
+        seeds=profile.seeds[:1],
+    )
+
+
+EXPERIMENTS = {"coco": coco, "shapes": shapes}
+
+
+def get(name: str, profile: profiles.Profile | str | None = None) -> Experiment:
+    """The experiment ``name`` (``coco`` or ``shapes``) of ``profile`` (default: the active)."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}: choose one of {sorted(EXPERIMENTS)}")
+    return EXPERIMENTS[name](profile)
+
+
+def results_dir() -> Path:
+    """Where comparisons and their runs are kept: ``$ROIATTN_DATA/results`` (default
+    ``~/.cache/roiattn/results``), beside the downloads, outside the repository."""
+    return default_data_dir() / "results"
+
+
+def _profile(profile: profiles.Profile | str | None) -> profiles.Profile:
+    if profile is None:
+        return profiles.current()
+    return profiles.get(profile) if isinstance(profile, str) else profile
