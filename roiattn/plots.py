@@ -774,8 +774,9 @@ def plot_region_attention(
 ) -> Figure:
     """One region as a model sees it: the input (normalised ``(3, H, W)``) with the mask
     outlined, the mask itself, then one panel per attention map in ``maps`` (``{point: (h, w)}``,
-    e.g. :func:`roiattn.widgets.attention_effects`), each on its own scale (its maximum in the
-    title) and shown at the input's extent so that it lines up with the region."""
+    e.g. :func:`roiattn.widgets.attention_effects`), all on ONE colour scale (shown by the
+    colour bar; each panel's maximum in its title), so that a brighter panel is a stronger map,
+    each shown at the input's extent so that it lines up with the region."""
     plane = _as_plane(mask)
     pixels = denormalize(image)
     height, width = plane.shape
@@ -783,19 +784,22 @@ def plot_region_attention(
         raise ValueError(f"mask {plane.shape} and image {pixels.shape[:2]} differ in size")
     extent = (0, width, height, 0)
     columns = 2 + len(maps)
-    figure = plt.figure(figsize=(panel_size * columns, panel_size + 0.55))
+    figure = plt.figure(figsize=(panel_size * columns + 0.6, panel_size + 0.55))
     axes = figure.subplots(1, columns, squeeze=False)[0]
     axes[0].imshow(pixels, extent=extent, interpolation="nearest")
     _outline(axes[0], plane, "white")
     axes[0].set_title(title or "input", fontsize=8)
     axes[1].imshow(plane, cmap="gray", vmin=0, vmax=1, extent=extent, interpolation="nearest")
     axes[1].set_title(f"mask: {int((plane > 0.5).sum())} px", fontsize=8)
-    for ax, (point, value) in zip(axes[2:], maps.items(), strict=True):
-        value = _as_plane(value)
-        top = float(value.max())
-        ax.imshow(value, cmap="magma", vmin=0, vmax=top or 1.0, extent=extent,
-                  interpolation="nearest")  # fmt: skip
-        ax.set_title(f"{point} {value.shape[0]}×{value.shape[1]}\nmax {top:.2g}", fontsize=8)
+    planes = {point: _as_plane(value) for point, value in maps.items()}
+    top = max((float(v.max()) for v in planes.values()), default=0.0) or 1.0
+    shown = None
+    for ax, (point, value) in zip(axes[2:], planes.items(), strict=True):
+        shown = ax.imshow(value, cmap="magma", vmin=0, vmax=top, extent=extent,
+                          interpolation="nearest")  # fmt: skip
+        ax.set_title(
+            f"{point} {value.shape[0]}×{value.shape[1]}\nmax {value.max():.2g}", fontsize=8
+        )
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -804,6 +808,8 @@ def plot_region_attention(
             (2 + len(maps) / 2) / columns, 0.01, maps_title, ha="center", va="bottom", fontsize=8
         )
     figure.tight_layout(rect=(0, 0.06 if maps_title and maps else 0, 1, 1))
+    if shown is not None:
+        figure.colorbar(shown, ax=list(axes[2:]), fraction=0.02, pad=0.01)
     return figure
 
 

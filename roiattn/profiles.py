@@ -32,6 +32,7 @@ class Profile:
     max_train_items: int | None  # cap on COCO regions (None: all)
     max_test_items: int | None
     download_images: int  # COCO images per split to fetch when no COCO folder is at hand
+    synthetic_scenes: tuple[int, int]  # ContextShapes scenes standing in for COCO (train, test)
     epochs: int
     lr: float
     seeds: tuple[int, ...]  # training seeds of a comparison: its spread and its verdicts
@@ -64,13 +65,14 @@ PROFILES: dict[str, Profile] = {
         device="cpu",
         arch="resnet10_w32",  # a small ResNet from random weights: see chapter 4
         weights=None,
-        image_size=64,
+        image_size=48,
         # four of COCO's most frequent categories, so that training from scratch for a few
         # hundred steps learns something measurable (chapter 4 shows the counts)
         categories=("person", "car", "chair", "cup"),
         max_train_items=1200,
         max_test_items=600,
         download_images=64,
+        synthetic_scenes=(120, 70),  # about coco-mini's 600 training and 350 test regions
         epochs=4,
         lr=3e-3,
         seeds=(0, 1, 2),
@@ -94,6 +96,7 @@ PROFILES: dict[str, Profile] = {
         max_train_items=None,
         max_test_items=None,
         download_images=6000,
+        synthetic_scenes=(4000, 1000),
         epochs=8,
         lr=1e-4,
         seeds=(0, 1, 2),

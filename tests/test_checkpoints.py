@@ -12,19 +12,17 @@ import pytest
 import torch
 from synthetic_regions import TinyRegions
 
+import roiattn
 from roiattn.benchmarks.timing import torch_threads
-from roiattn.checkpoints import (
-    CheckpointError,
-    load_checkpoint,
-    model_from_checkpoint,
-    save_checkpoint,
-)
+from roiattn.checkpoints import FORMAT, load_checkpoint, model_from_checkpoint, save_checkpoint
+from roiattn.errors import CheckpointError
 from roiattn.models import build_model
-from roiattn.train import fit
+from roiattn.train import TrainSettings, fit
 
 TESTS = Path(__file__).parent
 # 24 items in batches of 4: 6 steps an epoch, 12 in all; a checkpoint every 4 steps
-RUN = dict(epochs=2, batch_size=4, lr=1e-3, checkpoint_every=4, seed=7, progress=False)
+SETTINGS = TrainSettings(epochs=2, batch_size=4, lr=1e-3, seed=7)
+RUN = dict(checkpoint_every=4, progress=False)
 
 
 @pytest.fixture(autouse=True)
@@ -38,8 +36,10 @@ def fresh_model(seed=0):
     return build_model("attn-mul@conv1", "resnet18", num_classes=3)
 
 
-def data():
-    return TinyRegions(24), TinyRegions(8, seed=1)
+def run(model, **options):
+    """fit on the 24 training items, validated on 8 others, with the run's settings."""
+    return fit(model, TinyRegions(24), SETTINGS, val_data=TinyRegions(8, seed=1),
+               **{**RUN, **options})  # fmt: skip
 
 
 class Killed(Exception):
@@ -58,7 +58,7 @@ def kill_at(step_to_die):
 def uninterrupted():
     with torch_threads(1):
         model = fresh_model()
-        history = fit(model, *data(), **RUN)
+        history = run(model)
     return model.state_dict(), history
 
 
@@ -79,16 +79,18 @@ def assert_same_run(model, history, uninterrupted):
 
 def test_a_run_stopped_mid_epoch_resumes_to_the_same_weights(tmp_path, uninterrupted):
     with pytest.raises(Killed):
-        fit(fresh_model(), *data(), checkpoint_dir=tmp_path, on_step=kill_at(10), **RUN)
+        run(fresh_model(), checkpoint_dir=tmp_path, on_step=kill_at(10))
     saved = load_checkpoint(tmp_path)
+    assert saved["format"] == FORMAT == "roiattn.checkpoint/2"
     assert (saved["step"], saved["epoch"], saved["training"]["done_in_epoch"]) == (8, 1, 2)
+    assert saved["training"]["settings"]["seed"] == 7 and len(saved["history"]["step"]) == 8
     # another initialisation, to show that everything comes from the checkpoint
     model = fresh_model(seed=123)
-    history = fit(model, *data(), checkpoint_dir=tmp_path, resume=True, **RUN)
+    history = run(model, checkpoint_dir=tmp_path, resume=True)
     assert_same_run(model, history, uninterrupted)
     # resuming a finished run changes nothing
     again = fresh_model(seed=5)
-    assert fit(again, *data(), checkpoint_dir=tmp_path, resume=True, **RUN).loss == history.loss
+    assert run(again, checkpoint_dir=tmp_path, resume=True).loss == history.loss
     assert torch.equal(again.backbone.fc.weight, model.backbone.fc.weight)
 
 
@@ -99,7 +101,7 @@ def test_a_killed_process_resumes_to_the_same_weights(tmp_path, uninterrupted):
         sys.path.insert(0, {str(TESTS)!r})
         from synthetic_regions import TinyRegions
         from roiattn.models import build_model
-        from roiattn.train import fit
+        from roiattn.train import TrainSettings, fit
         torch.set_num_threads(1)
         torch.manual_seed(0)
         model = build_model("attn-mul@conv1", "resnet18", num_classes=3)
@@ -108,7 +110,8 @@ def test_a_killed_process_resumes_to_the_same_weights(tmp_path, uninterrupted):
             if step == 7:
                 os.kill(os.getpid(), signal.SIGKILL)
 
-        fit(model, TinyRegions(24), TinyRegions(8, seed=1), checkpoint_dir={str(tmp_path)!r},
+        fit(model, TinyRegions(24), TrainSettings(**{SETTINGS.to_dict()!r}),
+            val_data=TinyRegions(8, seed=1), checkpoint_dir={str(tmp_path)!r},
             on_step=on_step, **{RUN!r})
         """
     )
@@ -117,20 +120,34 @@ def test_a_killed_process_resumes_to_the_same_weights(tmp_path, uninterrupted):
     assert load_checkpoint(tmp_path)["step"] == 6  # the end of the first epoch
     assert not [p for p in tmp_path.iterdir() if p.name != "last.pt"]  # no temporary files
     model = fresh_model(seed=99)
-    history = fit(model, *data(), checkpoint_dir=tmp_path, resume=True, **RUN)
+    history = run(model, checkpoint_dir=tmp_path, resume=True)
     assert_same_run(model, history, uninterrupted)
 
 
-def test_resuming_with_other_settings_is_refused(tmp_path):
-    fit(fresh_model(), TinyRegions(8), epochs=1, batch_size=4, checkpoint_dir=tmp_path,
-        progress=False)  # fmt: skip
+def test_resuming_with_other_settings_or_another_model_is_refused(tmp_path):
+    one_epoch = TrainSettings(epochs=1, batch_size=4)
+    fit(fresh_model(), TinyRegions(8), one_epoch, checkpoint_dir=tmp_path, progress=False)
+
+    def resume(settings, model=None, data=None):
+        return fit(model or fresh_model(), data or TinyRegions(8), settings,
+                   checkpoint_dir=tmp_path, resume=True, progress=False)  # fmt: skip
+
     with pytest.raises(CheckpointError, match=r"batch_size: 4 then, 2 now"):
-        fit(fresh_model(), TinyRegions(8), epochs=1, batch_size=2, checkpoint_dir=tmp_path,
-            resume=True, progress=False)  # fmt: skip
+        resume(one_epoch.replace(batch_size=2))
+    with pytest.raises(CheckpointError, match=r"branch_lr_scale: 1.0 then, 3.0 now"):
+        resume(one_epoch.replace(branch_lr_scale=3.0))
+    with pytest.raises(CheckpointError, match=r"train_items: 8 then, 12 now"):
+        resume(one_epoch, data=TinyRegions(12))
     other = build_model("attn-add@conv1", "resnet18", num_classes=3)
     with pytest.raises(CheckpointError, match="attn-mul@conv1.*this run trains"):
-        fit(other, TinyRegions(8), epochs=1, batch_size=4, checkpoint_dir=tmp_path,
-            resume=True, progress=False)  # fmt: skip
+        resume(one_epoch, model=other)
+    # settings that do not change the weights may differ: the finished run is taken as it is
+    done = resume(one_epoch.replace(eval_batch_size=7))
+    assert done.step == [1, 2] and len(done.epochs) == 1
+    # a file that holds a model alone is no run to resume
+    save_checkpoint(tmp_path / "last.pt", fresh_model(), classes=["a", "b", "c"])
+    with pytest.raises(CheckpointError, match="holds a model only, not a run to resume"):
+        resume(one_epoch)
 
 
 def test_a_sampler_that_is_not_reproducible_is_caught_on_resume(tmp_path):
@@ -142,18 +159,18 @@ def test_a_sampler_that_is_not_reproducible_is_caught_on_resume(tmp_path):
         def __len__(self):
             return 24
 
-    settings = dict(RUN, sampler=Unseeded(), checkpoint_dir=tmp_path)
+    options = dict(sampler=Unseeded(), checkpoint_dir=tmp_path, checkpoint_every=2,
+                   progress=False)  # fmt: skip
     with pytest.raises(Killed):
-        fit(
-            fresh_model(), TinyRegions(24), on_step=kill_at(3), **dict(settings, checkpoint_every=2)
-        )
+        fit(fresh_model(), TinyRegions(24), SETTINGS, on_step=kill_at(3), **options)
+    assert load_checkpoint(tmp_path)["training"]["done_in_epoch"] == 2  # mid-epoch
     with pytest.raises(CheckpointError, match="another order of items"):
-        fit(fresh_model(), TinyRegions(24), resume=True, **dict(settings, checkpoint_every=2))
+        fit(fresh_model(), TinyRegions(24), SETTINGS, resume=True, **options)
 
 
 def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
     model = fresh_model()
-    path = save_checkpoint(tmp_path / "last.pt", model, step=1, classes=["a", "b", "c"])
+    path = save_checkpoint(tmp_path / "last.pt", model, classes=["a", "b", "c"], meta={"n": 1})
     before = path.read_bytes()
 
     def broken_save(obj, file, *args, **kwargs):
@@ -162,9 +179,11 @@ def test_a_failed_write_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        save_checkpoint(path, model, step=2)
+        save_checkpoint(path, model, meta={"n": 2})
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+    monkeypatch.undo()
+    assert load_checkpoint(path)["meta"] == {"n": 1}  # still the whole previous checkpoint
 
 
 @pytest.mark.parametrize(
@@ -207,3 +226,17 @@ def test_missing_corrupt_and_foreign_files_give_clear_errors(tmp_path):
     torch.save({"state_dict": {}}, foreign)
     with pytest.raises(CheckpointError, match="not a roiattn checkpoint"):
         load_checkpoint(foreign)
+    # a file of the earlier format is refused by name, not misread
+    whole = save_checkpoint(tmp_path / "whole.pt", fresh_model(), classes=["a", "b", "c"])
+    older = tmp_path / "older.pt"
+    torch.save({**load_checkpoint(whole), "format": "roiattn.checkpoint/1"}, older)
+    with pytest.raises(CheckpointError, match=r"no 'roiattn\.checkpoint/2' format mark"):
+        load_checkpoint(older)
+    # weights of another model, and class names that do not fit the model
+    state = {**load_checkpoint(whole), "method": "image", "options": {}}
+    with pytest.raises(CheckpointError, match="weights do not fit a 'image' 'resnet18' model"):
+        model_from_checkpoint(state)
+    with pytest.raises(ValueError, match="2 class names for a model with 3 outputs"):
+        save_checkpoint(tmp_path / "two.pt", fresh_model(), classes=["a", "b"])
+    # each is the error a caller already catches, and the one roiattn exports
+    assert issubclass(CheckpointError, ValueError) and roiattn.CheckpointError is CheckpointError

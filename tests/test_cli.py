@@ -1,5 +1,6 @@
-"""The command line as a user runs it: train, evaluate, predict, compare, bench; help text; and
-one clear line with exit code 2 for every bad argument or missing file."""
+"""The command line as a user runs it: train, evaluate, predict, compare, bench, each on one of
+the book's experiments with options that change it; help text; and one clear line with exit
+code 2 for every bad argument or missing file."""
 
 import json
 import subprocess
@@ -9,12 +10,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import make_synthetic_coco
+from roiattn import experiments
 from roiattn.benchmarks.timing import torch_threads
-from roiattn.cli import build_parser, main
+from roiattn.cli import build_parser, experiment_from, main
 
-SMALL = ["--data", "shapes", "--shapes-train", "3", "--shapes-test", "2", "--image-size", "32",
-         "--arch", "resnet18", "--epochs", "1", "--batch-size", "4", "--profile", "quick",
-         "--no-progress"]  # fmt: skip
+SMALL = ["--experiment", "shapes", "--profile", "quick", "--train-scenes", "3",
+         "--test-scenes", "2", "--image-size", "32", "--arch", "resnet10_w32", "--epochs", "1",
+         "--batch-size", "4", "--no-progress"]  # fmt: skip
+COMMANDS = ("train", "evaluate", "compare", "predict", "bench")
 
 
 @pytest.fixture(autouse=True)
@@ -41,39 +45,75 @@ def trained(tmp_path_factory):
 
 
 def test_every_command_has_help(capsys):
-    for command in ("train", "evaluate", "compare", "predict", "bench"):
+    for command in COMMANDS:
         assert run([command, "--help"]) == 0
         text = capsys.readouterr().out
         assert f"python -m roiattn {command}" in text
     assert run(["--help"]) == 0
     text = capsys.readouterr().out
-    assert all(c in text for c in ("train", "evaluate", "compare", "predict", "bench"))
+    assert all(c in text for c in COMMANDS)
+    for command in ("train", "compare"):  # the experiment and what changes it
+        assert run([command, "--help"]) == 0
+        text = capsys.readouterr().out
+        for flag in ("--experiment", "--profile", "--epochs", "--lr", "--branch-lr-scale",
+                     "--seeds", "--max-steps", "--image-size", "--max-train", "--max-test",
+                     "--categories", "--coco-root", "--train-scenes", "--test-scenes", "--arch",
+                     "--weights", "--mask-resize"):  # fmt: skip
+            assert flag in text, (command, flag)
+        assert "--data " not in text and "--balanced" not in text and "--name" not in text
+    assert run(["compare", "--help"]) == 0
+    assert "--metric" in capsys.readouterr().out
     train_help = build_parser().parse_args(["train", "image"])
     assert train_help.evaluate and train_help.progress
+
+
+def test_options_change_the_experiment_they_name():
+    parser = build_parser()
+    args = parser.parse_args(["compare", *SMALL, "--seeds", "0,1", "--lr", "0.01",
+                              "--branch-lr-scale", "10", "--max-steps", "5",
+                              "--mask-resize", "max", "--weights", "none"])  # fmt: skip
+    experiment = experiment_from(args)
+    assert experiment.name == "shapes" and experiment.profile == "quick"
+    assert experiment.data.train_scenes == 3 and experiment.data.test_scenes == 2
+    assert experiment.data.image_size == 32 and experiment.arch == "resnet10_w32"
+    assert experiment.seeds == (0, 1) and experiment.weights is None
+    training = experiment.training
+    assert (training.lr, training.branch_lr_scale, training.max_steps) == (0.01, 10, 5)
+    assert (training.epochs, training.batch_size) == (1, 4)
+    assert experiment.model_options == {"mask_resize": "max"}
+    # no option: the experiment exactly as the chapter defines it
+    plain = experiment_from(parser.parse_args(["compare", "--experiment", "coco",
+                                               "--profile", "full"]))  # fmt: skip
+    assert plain == experiments.coco("full") and plain.variant == ""
+    categories = parser.parse_args(["compare", "--profile", "quick", "--categories", "cup, car"])
+    assert experiment_from(categories).data.categories == ("cup", "car")  # coco by default
 
 
 def test_train_writes_a_checkpoint_history_and_report(trained, capsys):
     assert {p.name for p in trained.iterdir()} == {"last.pt", "history.json", "report.json"}
     history = json.loads((trained / "history.json").read_text())
-    assert history["method"] == "attn-add@conv1" and history["step"]
+    assert history["method"] == "attn-add@conv1" and history["step"] == [1, 2, 3]
     report = json.loads((trained / "report.json").read_text())
     assert report["kind"] == "roiattn.report" and report["method"] == "attn-add@conv1"
     assert "ContextShapes" in report["data"]["description"]
+    assert list(report["size_bins"]) == ["shapes", "coco"]  # the world's own bins first
     # resuming a finished run trains nothing more
     assert run(["train", "attn-add@conv1", *SMALL, "--out", trained, "--checkpoint-every", "2",
                 "--resume", "--no-eval"]) == 0  # fmt: skip
     again = json.loads((trained / "history.json").read_text())
     assert again["loss"] == history["loss"]
-    assert "profile quick+" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "shapes/quick [" in text and "train_scenes=3, test_scenes=2]" in text  # changed
+    assert "train: ContextShapes(n_images=3, image_size=32, seed=100)" in text
 
 
 def test_evaluate_a_checkpoint_on_the_data_it_was_trained_on(trained, tmp_path, capsys):
     out = tmp_path / "report.json"
-    assert run(["evaluate", trained, "--shapes-test", "2", "--no-progress", "--json", out,
+    assert run(["evaluate", trained, "--test-scenes", "2", "--no-progress", "--json", out,
                 "--bins", "20,100"]) == 0  # fmt: skip
     text = capsys.readouterr().out
-    assert "model: attn-add@conv1 (resnet18)" in text
-    assert "ContextShapes(n_images=2, image_size=32, seed=1)" in text  # the model's size
+    assert "model: attn-add@conv1 (resnet10_w32)" in text
+    assert "ContextShapes(n_images=2, image_size=32, seed=101)" in text  # the model's size
     assert "| <20 |" in text and "| >=100 |" in text
     saved = json.loads(out.read_text())
     assert list(saved["size_bins"]) == ["custom", "coco"]
@@ -99,34 +139,62 @@ def test_predict_with_a_mask_file_or_a_box(trained, tmp_path, capsys):
     assert len(capsys.readouterr().out.strip().splitlines()) == 5
 
 
-def test_train_and_evaluate_on_a_coco_folder(coco_root, tmp_path, capsys):
-    """coco-mini when it is there (else the synthetic COCO folder of conftest)."""
-    common = ["--data", "coco", "--coco-root", coco_root, "--test-split", "val2017",
+@pytest.fixture(scope="module")
+def coco_both(coco_root, tmp_path_factory):
+    """A COCO folder with train2017 and val2017, and categories it holds: coco-mini when it is
+    there, else a synthetic folder with both splits."""
+    if (coco_root / "annotations" / "instances_train2017.json").is_file():
+        return coco_root, "person,car,chair,cup"
+    root = tmp_path_factory.mktemp("cli-coco")
+    make_synthetic_coco(root, "train2017", n_images=10, seed=1)
+    make_synthetic_coco(root, "val2017", n_images=6, seed=2)
+    return root, "disc,square,triangle"
+
+
+def test_train_and_evaluate_on_a_coco_folder(coco_both, tmp_path, capsys):
+    """coco-mini when it is there (else a synthetic COCO folder with both splits)."""
+    root, categories = coco_both
+    common = ["--experiment", "coco", "--coco-root", root, "--categories", categories,
               "--max-test", "6", "--image-size", "32", "--no-progress",
               "--profile", "quick"]  # fmt: skip
-    assert run(["train", "mask-channel", *common, "--train-split", "val2017", "--max-train", "8",
-                "--arch", "resnet18", "--epochs", "1", "--batch-size", "4", "--balanced",
-                "--out", tmp_path / "run"]) == 0  # fmt: skip
+    assert run(["train", "mask-channel", *common, "--max-train", "8", "--arch", "resnet10_w32",
+                "--epochs", "1", "--batch-size", "4", "--out", tmp_path / "run"]) == 0  # fmt: skip
     text = capsys.readouterr().out
-    assert "train: COCORegions val2017" in text and "[a subset: 8 of" in text
+    assert "coco/quick [" in text and "class-balanced" in text
+    assert "train: COCORegions train2017" in text and "[8 of" in text
     assert "| size (paper) |" in text and "| size (coco) |" in text
-    assert run(["evaluate", tmp_path / "run", *common]) == 0
-    assert "test: COCORegions val2017" in capsys.readouterr().out
+    assert run(["evaluate", tmp_path / "run", *common, "--json", tmp_path / "again.json"]) == 0
+    text = capsys.readouterr().out
+    assert "test: COCORegions val2017" in text and "[6 of" in text
+    # the same six test regions and predictions as at the end of training
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert again["items"] == json.loads((tmp_path / "run" / "report.json").read_text())["items"]
 
 
 def test_compare_prints_the_table_and_reuses_runs(tmp_path, capsys):
     argv = ["compare", "image", "hard@input", *SMALL, "--results", tmp_path, "--max-steps", "1"]
     assert run(argv) == 0
     text = capsys.readouterr().out
-    assert "| method | small | large | overall | mean class |" in text
-    assert "| image |" in text and "| hard@input |" in text
-    saved = json.loads((tmp_path / "comparison.json").read_text())
+    assert "| method | seeds | small | large | overall | mean class |" in text
+    assert "| image | 1 |" in text and "| hard@input | 1 |" in text
+    assert "| *chance (1/6)* |" in text and "mean class accuracy within the bin" in text
+    (path,) = tmp_path.glob("*.json")
+    assert path.name.startswith("shapes-quick-") and f"saved {path}" in text
+    saved = json.loads(path.read_text())
     assert saved["methods"] == ["image", "hard@input"]
-    assert run([*argv, "--name", "again"]) == 0
-    assert sorted(json.loads((tmp_path / "again.json").read_text())["provenance"]["cached"]) == [
-        "hard@input",
-        "image",
-    ]
+    assert saved["provenance"]["cached"] == []
+    # again, showing top-1 accuracy: the runs are loaded, the same file written
+    assert run([*argv, "--metric", "accuracy"]) == 0
+    text = capsys.readouterr().out
+    assert "top-1 accuracy within the bin" in text
+    assert list(tmp_path.glob("*.json")) == [path]
+    saved = json.loads(path.read_text())
+    assert saved["provenance"]["cached"] == ["hard@input@0", "image@0"]
+    # a changed experiment is saved under a name of its own; --retrain trains again
+    assert run([*argv, "--seeds", "0,1", "--retrain"]) == 0
+    (other,) = set(tmp_path.glob("*.json")) - {path}
+    assert other.name.startswith("shapes-quick-") and "-seeds-0-1-" in other.name
+    assert json.loads(other.read_text())["provenance"]["cached"] == []
 
 
 def test_bench_train_runs_small(capsys):
@@ -143,9 +211,22 @@ def test_bench_train_runs_small(capsys):
         (["train", "image", *SMALL, "--arch", "vgg16"], "unknown --arch 'vgg16'"),
         (["train", "image", "--epochs", "0"], "argument --epochs: must be > 0"),
         (["train", "image", "--lr", "fast"], "argument --lr: expected float"),
-        (["train", "image", "--data", "imagenet"], "argument --data: invalid choice"),
+        (["train", "image", "--max-train", "0"], "argument --max-train: must be > 0"),
+        (["train", "image", "--seeds", "0,x"], "argument --seeds: give seeds as ints"),
+        (["train", "image", "--seeds", "0,-1"], "argument --seeds: seeds must be >= 0"),
+        (["train", "image", "--categories", ","], "argument --categories: give names"),
+        (["train", "image", "--experiment", "imagenet"], "argument --experiment: invalid choice"),
+        (["train", "image", "--profile", "fast"], "argument --profile: invalid choice"),
+        (["compare", "--mask-resize", "cubic"], "argument --mask-resize: invalid choice"),
+        (["compare", "--metric", "top5"], "argument --metric: invalid choice"),
+        (["compare", "--data", "shapes"], "unrecognized arguments: --data"),
+        (["compare", *SMALL, "--balanced"], "unrecognized arguments: --balanced"),
+        (["train", "image", *SMALL, "--categories", "cup"], "ShapesData has no ['categories']"),
         (["train", "image", *SMALL, "--device", "tpu"], "unknown device 'tpu'"),
-        (["train", "image", "--data", "coco", "--coco-root", "/no/such/coco"], "/no/such/coco"),
+        (
+            ["train", "image", "--experiment", "coco", "--coco-root", "/no/such/coco"],
+            "/no/such/coco",
+        ),
         (["evaluate", "/no/such/run"], "no checkpoint at /no/such/run"),
         (["evaluate", "{run}", "--bins", "10,x"], "--bins must be paper, coco or upper edges"),
         (["predict", "{run}", "/no/image.png", "{run}/x.png"], "image file /no/image.png"),
@@ -164,6 +245,22 @@ def test_bad_arguments_end_with_one_clear_line(argv, message, trained, tmp_path,
     error = capsys.readouterr().err
     assert message in error
     assert "Traceback" not in error
+    assert message in error.strip().splitlines()[-1]  # the last line says what is wrong
+
+
+def test_compare_under_torchrun_says_to_use_train(monkeypatch, capsys):
+    for name, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2",
+                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    from roiattn import distributed
+
+    assert distributed.launched_by_torchrun()
+    assert run(["compare", *SMALL]) == 2
+    error = capsys.readouterr().err
+    assert error.strip() == (
+        "python -m roiattn compare: error: compare runs in one process: use torchrun with "
+        "'train' instead"
+    )
 
 
 def test_a_missing_file_from_the_shell_gives_no_traceback(tmp_path):

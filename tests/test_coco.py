@@ -16,10 +16,17 @@ from pycocotools.coco import COCO
 from torch.utils.data import DataLoader
 
 from roiattn.benchmarks import data as bench_data
-from roiattn.data import COCORegions, DataFileError, denormalize
-from roiattn.data.coco import MEAN_RGB, region_window
+from roiattn.data import (
+    COCORegions,
+    RegionDataset,
+    collate_regions,
+    denormalize,
+    require_regions,
+)
+from roiattn.data.paths import display_path
+from roiattn.data.windows import MEAN_RGB, region_window
+from roiattn.errors import DataFileError
 from roiattn.masks import resize_mask
-from roiattn.runtime import collate_regions
 
 INF = float("inf")
 # pycocotools 2.0.x under numpy 2 warns on every decode; nothing here can act on it
@@ -256,8 +263,9 @@ def test_per_item_arrays_need_no_image(coco_root):
     keys = list(zip(dataset.image_ids.tolist(), dataset.instance_ids.tolist(), strict=True))
     assert keys == sorted(keys)
     text = dataset.description
-    for part in ("val2017", str(coco_root), str(n), "view=context", "image_size=224"):
+    for part in ("val2017", display_path(coco_root), str(n), "view=context", "image_size=224"):
         assert part in text
+    assert str(coco_root.absolute()) not in text  # no machine path in printed output
 
 
 def test_pickles_small_and_loads_in_worker_processes(coco_root):
@@ -266,7 +274,7 @@ def test_pickles_small_and_loads_in_worker_processes(coco_root):
     assert torch.equal(copy[3]["mask"], dataset[3]["mask"])
     assert len(pickle.dumps(dataset)) < 4_000_000
     loader = DataLoader(
-        torch.utils.data.Subset(dataset, range(8)),
+        dataset.subset(range(8)),
         batch_size=4,
         num_workers=2,
         collate_fn=collate_regions,
@@ -274,6 +282,178 @@ def test_pickles_small_and_loads_in_worker_processes(coco_root):
     batches = list(loader)
     assert [b["image"].shape for b in batches] == [(4, 3, 32, 32)] * 2
     assert torch.equal(batches[0]["label"], torch.as_tensor(dataset.labels[:4]))
+
+
+# ---------------------------------------------------------------------------- narrowed forms
+
+
+def same_item(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(
+        torch.equal(a[k], b[k]) if isinstance(a[k], torch.Tensor) else a[k] == b[k] for k in a
+    )
+
+
+def test_subset_sample_and_cache_stay_region_datasets(synthetic_coco):
+    dataset = COCORegions(synthetic_coco, "val2017", image_size=16)
+    assert isinstance(dataset, RegionDataset)
+    picked = [5, 0, 3, len(dataset) - 1]  # out of order: kept in the order given
+    subset = dataset.subset(picked)
+    sampled = dataset.sample(6, seed=2)
+    cached = dataset.cached()
+    for narrowed, indices in [
+        (subset, picked),
+        (sampled, sampled.indices.tolist()),
+        (cached, list(range(len(dataset)))),
+    ]:
+        assert isinstance(narrowed, RegionDataset) and len(narrowed) == len(indices)
+        assert narrowed.classes == dataset.classes
+        assert (narrowed.image_size, narrowed.view) == (16, "context")
+        assert narrowed.size_bins is dataset.size_bins
+        assert narrowed.labels.tolist() == dataset.labels[indices].tolist()
+        assert narrowed.areas.tolist() == dataset.areas[indices].tolist()
+        assert narrowed.image_ids.tolist() == dataset.image_ids[indices].tolist()
+        for position in (0, len(indices) - 1, -1):
+            assert same_item(narrowed[position], dataset[indices[position]])
+    # a seeded choice, in order; the same seed chooses the same items
+    assert len(sampled.indices) == len(set(sampled.indices.tolist())) == 6
+    assert sampled.indices.tolist() == sorted(sampled.indices.tolist())
+    assert sampled.indices.tolist() == dataset.sample(6, seed=2).indices.tolist()
+    assert sampled.indices.tolist() != dataset.sample(6, seed=3).indices.tolist()
+    assert dataset.sample(None, seed=0) is dataset
+    assert dataset.sample(len(dataset), seed=0) is dataset
+    # a subset of a subset still points at the right items
+    inner = subset.subset([2, 0])
+    assert same_item(inner[0], dataset[3]) and same_item(inner[1], dataset[5])
+    assert "[4 of " in subset.description and dataset.description in subset.description
+
+
+def test_a_cache_reads_each_item_once_and_pickles_into_workers(synthetic_coco, monkeypatch):
+    dataset = COCORegions(synthetic_coco, "val2017", image_size=16)
+    reads = []
+    original = COCORegions.read
+    monkeypatch.setattr(COCORegions, "read", lambda self, i: reads.append(i) or original(self, i))
+    cached = dataset.cached()
+    first = cached[4]
+    assert cached[4] is first and cached[-len(cached) + 4] is first
+    assert reads == [4]
+    assert repr(cached).startswith("RegionCache(") and "1 of" in repr(cached)
+    assert same_item(first, dataset[4])
+    with pytest.raises(IndexError):
+        cached[len(cached)]
+    with pytest.raises(TypeError):
+        cached[1.0]
+
+
+def test_a_subset_checks_its_indices(synthetic_coco):
+    dataset = COCORegions(synthetic_coco, "val2017", image_size=16)
+    with pytest.raises(IndexError, match=r"outside the \d+ items"):
+        dataset.subset([0, len(dataset)])
+    with pytest.raises(IndexError, match="outside"):
+        dataset.subset([-1])
+    subset = dataset.subset([1, 2])
+    with pytest.raises(IndexError):
+        subset[2]
+    assert len(dataset.subset([])) == 0
+    copy = pickle.loads(pickle.dumps(subset))
+    assert same_item(copy[0], dataset[1])
+
+
+def test_provenance_tells_subsets_apart(synthetic_coco):
+    dataset = COCORegions(synthetic_coco, "val2017", image_size=16)
+    whole = dataset.provenance()
+    assert whole["description"] == dataset.description and whole["count"] == len(dataset)
+    assert len(whole["fingerprint"]) == 16
+    assert dataset.provenance() == whole
+    assert dataset.cached().provenance() == whole
+    first, second = dataset.subset([0, 1, 2]).provenance(), dataset.subset([1, 2, 3]).provenance()
+    assert first["count"] == second["count"] == 3
+    assert first["fingerprint"] != second["fingerprint"] != whole["fingerprint"]
+    assert dataset.subset([0, 1, 2]).provenance() == first
+
+
+def test_require_regions_says_what_a_region_dataset_is(synthetic_coco):
+    dataset = COCORegions(synthetic_coco, "val2017", image_size=16)
+    assert require_regions(dataset) is dataset
+    subset = dataset.subset([0])
+    assert require_regions(subset) is subset
+    with pytest.raises(ValueError, match=r"must be a roiattn region dataset.*got list") as error:
+        require_regions([dataset[0]], "training data")
+    assert "training data" in str(error.value) and ".subset(" not in str(error.value)
+    with pytest.raises(ValueError, match=r"got Subset \(for a subset, use dataset\.subset"):
+        require_regions(torch.utils.data.Subset(dataset, [0, 1]))
+
+
+def test_collate_regions_stacks_the_four_fields(synthetic_coco):
+    dataset = COCORegions(synthetic_coco, "val2017", image_size=16)
+    batch = collate_regions([dataset[0], dataset[1]])
+    assert sorted(batch) == ["area", "image", "label", "mask"]  # ids and boxes left out
+    assert batch["image"].shape == (2, 3, 16, 16) and batch["mask"].shape == (2, 1, 16, 16)
+    assert batch["label"].tolist() == dataset.labels[:2].tolist()
+    assert batch["area"].dtype == torch.float64
+    assert batch["area"].tolist() == dataset.areas[:2].tolist()
+    with pytest.raises(ValueError, match="no items"):
+        collate_regions([])
+    with pytest.raises(ValueError, match="must be dicts"):
+        collate_regions([(1, 2)])
+    with pytest.raises(ValueError, match=r"lack \['area'\]"):
+        collate_regions([{"image": 0, "mask": 0, "label": 0}])
+
+
+# ---------------------------------------------------------------------------- paths shown
+
+
+@pytest.fixture
+def places(monkeypatch, tmp_path):
+    """A home, a data folder and a COCO folder, each in its own place under ``tmp_path``."""
+    home, data, coco = tmp_path / "home", tmp_path / "data", tmp_path / "coco"
+    for folder in (home, data, coco):
+        folder.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("ROIATTN_DATA", str(data))
+    monkeypatch.setenv("ROIATTN_COCO_ROOT", str(coco))
+    return home, data, coco
+
+
+def test_display_path_shows_the_folders_a_reader_also_has(places, monkeypatch, tmp_path):
+    home, data, coco = places
+    assert display_path(coco) == "$ROIATTN_COCO_ROOT"
+    assert display_path(coco / "val2017" / "1.jpg") == "$ROIATTN_COCO_ROOT/val2017/1.jpg"
+    assert display_path(data / "coco") == "$ROIATTN_DATA/coco"
+    assert display_path(data) == "$ROIATTN_DATA"
+    assert display_path(home / "work" / "x") == "~/work/x"
+    assert display_path("~/work/x") == "~/work/x"
+    assert display_path(home) == "~"
+    assert display_path(tmp_path / "elsewhere" / "deep" / "folder") == ".../deep/folder"
+    # a relative path is taken from the working directory
+    monkeypatch.chdir(home)
+    assert display_path("notes") == "~/notes"
+    # $ROIATTN_COCO_ROOT is tried before $ROIATTN_DATA, which may hold it
+    monkeypatch.setenv("ROIATTN_COCO_ROOT", str(data / "coco"))
+    assert display_path(data / "coco" / "annotations") == "$ROIATTN_COCO_ROOT/annotations"
+    assert display_path(data / "other") == "$ROIATTN_DATA/other"
+
+
+def test_display_path_without_the_variables(places, monkeypatch, tmp_path):
+    home, data, coco = places
+    monkeypatch.delenv("ROIATTN_COCO_ROOT")
+    monkeypatch.setenv("ROIATTN_COCO_ROOT", "  ")  # blank counts as unset
+    assert display_path(coco / "val2017") == ".../coco/val2017"
+    monkeypatch.delenv("ROIATTN_DATA")
+    # the default data folder lies under home: shown from there, never as $ROIATTN_DATA
+    assert display_path(home / ".cache" / "roiattn" / "coco") == "~/.cache/roiattn/coco"
+    assert display_path(data / "coco") == ".../data/coco"
+
+
+def test_descriptions_hold_no_machine_path(synthetic_coco, monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # wherever the temporary folders are
+    monkeypatch.setenv("ROIATTN_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("ROIATTN_COCO_ROOT", str(synthetic_coco))
+    dataset = COCORegions(synthetic_coco, "val2017", image_size=16)
+    assert "at $ROIATTN_COCO_ROOT:" in dataset.description
+    monkeypatch.delenv("ROIATTN_COCO_ROOT")
+    dataset = COCORegions(synthetic_coco, "val2017", image_size=16)
+    assert f"at .../{synthetic_coco.parent.name}/{synthetic_coco.name}:" in dataset.description
+    assert str(synthetic_coco) not in dataset.description
 
 
 # ---------------------------------------------------------------------------- bad input
@@ -412,3 +592,21 @@ def test_the_data_benchmark_prints_its_table(coco_root, capsys):
     out = capsys.readouterr().out
     assert "bare items/s" in out and "ratio" in out
     assert out.count("   32 ") == 2  # the context and image rows
+    assert str(coco_root.absolute()) not in out  # the folder as display_path shows it
+
+
+def test_the_data_benchmark_finds_only_the_documented_folders(
+    synthetic_coco, monkeypatch, tmp_path
+):
+    """``$ROIATTN_COCO_ROOT``, else an earlier download under ``$ROIATTN_DATA/coco``, else
+    nothing: never a development folder beside the repository, even where there is one."""
+    monkeypatch.setenv("ROIATTN_COCO_ROOT", str(synthetic_coco))
+    assert bench_data.default_root() == synthetic_coco
+    monkeypatch.setenv("ROIATTN_COCO_ROOT", " ")
+    monkeypatch.setenv("ROIATTN_DATA", str(tmp_path / "data"))
+    assert bench_data.default_root() is None
+    with pytest.raises(SystemExit) as stop:
+        bench_data.main(["--items", "1"])
+    assert stop.value.code == 2
+    shutil.copytree(synthetic_coco / "annotations", tmp_path / "data" / "coco" / "annotations")
+    assert bench_data.default_root() == tmp_path / "data" / "coco"

@@ -9,7 +9,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from roiattn.data import ContextShapes, denormalize, normalize
+from roiattn.data import ContextShapes, RegionDataset, SizeBins, denormalize, normalize
 from roiattn.data.context_shapes import MAX_CLASSES, RIM_COLOUR, SPECK_SPACING
 from roiattn.plots import plot_scenes
 
@@ -95,10 +95,48 @@ def test_masks_are_never_empty_and_objects_never_overlap(size):
 def test_size_bins_split_specks_from_large_bodies():
     for size in (32, 64, 128):
         world = ContextShapes(50, size, seed=0)
-        (edge,) = world.size_bins
+        assert isinstance(world.size_bins, SizeBins)
+        (edge,) = world.size_bins.edges
         assert (world.areas[world.small] < edge).all()
         assert (world.areas[~world.small] >= edge).all()
-    assert world.size_bin_names == ("small", "large")
+        assert world.size_bins.assign(world.areas).tolist() == (~world.small).astype(int).tolist()
+    assert world.size_bins.name == "shapes"
+    assert world.size_bins.labels == ("small", "large")
+    assert not hasattr(world, "size_bin_names")
+
+
+def test_a_region_dataset_with_scene_image_ids(world):
+    assert isinstance(world, RegionDataset)
+    assert world.view is None and world.image_size == 64
+    assert world.image_ids.tolist() == (world.scene_of + 1).tolist()
+    for index in (0, 6, len(world) - 1):
+        assert world[index]["image_id"] == world.image_ids[index]  # as in the COCO export
+    provenance = world.provenance()
+    assert provenance["description"] == world.description and provenance["count"] == len(world)
+    assert provenance == ContextShapes(40, image_size=64, seed=3).provenance()
+    assert provenance["fingerprint"] != ContextShapes(40, 64, seed=4).provenance()["fingerprint"]
+
+
+def test_subset_sample_and_cache_keep_the_size_bins_and_the_items(world):
+    picked = [9, 2, len(world) - 1]
+    sampled = world.sample(12, seed=1)
+    for narrowed, indices in [
+        (world.subset(picked), picked),
+        (sampled, sampled.indices.tolist()),
+        (world.cached(), list(range(len(world)))),
+    ]:
+        assert isinstance(narrowed, RegionDataset) and len(narrowed) == len(indices)
+        assert narrowed.classes == world.classes
+        assert narrowed.size_bins == world.size_bins and narrowed.size_bins.name == "shapes"
+        assert (narrowed.image_size, narrowed.view) == (64, None)
+        assert narrowed.labels.tolist() == world.labels[indices].tolist()
+        assert narrowed.areas.tolist() == world.areas[indices].tolist()
+        assert narrowed.image_ids.tolist() == world.image_ids[indices].tolist()
+        for position in (0, len(indices) - 1):
+            assert same_item(narrowed[position], world[indices[position]])
+    assert len(sampled) == 12 and sampled.indices.tolist() == sorted(set(sampled.indices.tolist()))
+    assert sampled.indices.tolist() == world.sample(12, seed=1).indices.tolist()
+    assert world.sample(len(world) + 1, seed=1) is world
 
 
 def test_scenes_hold_several_objects_of_distinct_classes(world):

@@ -17,9 +17,24 @@ from pathlib import Path
 import pytest
 from pycocotools.coco import COCO
 
-from roiattn import profiles
-from roiattn.data import COCORegions, DownloadError, download_coco_subset, find_coco
-from roiattn.data.download import _image_check, choose_images, fetch, subset_settings
+from roiattn.data import (
+    COCORegions,
+    ContextShapes,
+    SyntheticSize,
+    download_coco_subset,
+    find_coco,
+)
+from roiattn.data import sources as data_sources
+from roiattn.data.download import (
+    COCO_ANNOTATIONS_URL,
+    COCO_IMAGES_URL,
+    _image_check,
+    choose_images,
+    fetch,
+    subset_document,
+    subset_settings,
+)
+from roiattn.errors import DownloadError
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 ARCHIVE = "annotations/annotations_trainval2017.zip"
@@ -137,11 +152,16 @@ def options(server: Mirror, tmp_path: Path, **changes) -> dict:
     }
 
 
-def closed_port_url() -> str:
+def closed_port() -> str:
+    """A base URL on 127.0.0.1 where nothing listens."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/{ARCHIVE}"
+    return f"http://127.0.0.1:{port}"
+
+
+def closed_port_url() -> str:
+    return f"{closed_port()}/{ARCHIVE}"
 
 
 def md5(path: Path) -> str:
@@ -280,7 +300,11 @@ def test_failed_images_are_reported_and_fetched_on_the_next_run(server, coco_roo
     first = choose_images(source, 8)[0]
     name = next(i["file_name"] for i in source["images"] if i["id"] == first)
     server.missing = {f"val2017/{name}"}
-    with pytest.raises(DownloadError, match=r"1 of 8 images could not be downloaded.*again"):
+    with pytest.raises(
+        DownloadError,
+        match=r"1 of 8 images could not be downloaded, e\.g\. cannot download .*HTTP 404.*\. "
+        r"Run again with the same arguments: the 7 images already here are kept$",
+    ):
         download_coco_subset(tmp_path / "coco", **options(server, tmp_path))
     assert not (tmp_path / "coco" / "annotations" / "instances_val2017.json").exists()
     assert len(list((tmp_path / "coco" / "val2017").iterdir())) == 7
@@ -377,54 +401,159 @@ def test_chosen_categories_only(server, coco_root, document, tmp_path):
         choose_images(document, 3, categories=["unicorn"])
 
 
+# ---------------------------------------------------------------------------- the subset
+
+
+def test_subset_document_keeps_the_chosen_images_and_their_regions(document, tmp_path):
+    chosen = choose_images(document, 6, seed=3)
+    subset = subset_document(document, 6, None, True, 3, tmp_path / "archive.zip")
+    assert [image["id"] for image in subset["images"]] == [
+        image["id"] for image in document["images"] if image["id"] in set(chosen)
+    ]
+    assert subset["annotations"] == [a for a in document["annotations"] if a["image_id"] in chosen]
+    assert subset["categories"] == document["categories"]
+    assert subset["info"] == document.get("info", {}) and subset["info"] is not document["info"]
+
+    wanted = sorted(document["categories"], key=lambda c: c["id"])[0]
+    only = subset_document(document, 3, [wanted["name"]], True, 0, tmp_path / "archive.zip")
+    assert only["categories"] == [wanted]
+    assert {a["category_id"] for a in only["annotations"]} == {wanted["id"]}
+    assert len(only["images"]) == 3
+    with pytest.warns(UserWarning, match=r"only \d+ images hold the chosen categories"):
+        subset_document(document, 10_000, None, True, 0, tmp_path / "archive.zip")
+
+
 # ---------------------------------------------------------------------------- find_coco
 
 
 @pytest.fixture
 def no_coco_env(monkeypatch, tmp_path):
+    """No COCO folder named, an empty data folder, no mirror, a home of its own."""
     monkeypatch.delenv("ROIATTN_COCO_ROOT", raising=False)
+    monkeypatch.delenv("ROIATTN_COCO_MIRROR", raising=False)
     monkeypatch.setenv("ROIATTN_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     return tmp_path / "data"
 
 
-SMALL = profiles.get("quick").replace(
-    download_images=5, shapes_test=4, shapes_train=4, shapes_image_size=64
-)
+SMALL = SyntheticSize(train=4, test=3, image_size=64)
 
 
 def test_find_coco_prefers_the_environment(monkeypatch, coco_root):
     monkeypatch.setenv("ROIATTN_COCO_ROOT", str(coco_root))
-    found = find_coco("val2017", SMALL, download=False)
+    found = find_coco("val2017", download_images=5, synthetic=SMALL, download=False)
     assert (found.root, found.kind) == (coco_root, "env")
-    assert str(coco_root) in found.note
+    assert found.note == "COCO val2017 from $ROIATTN_COCO_ROOT"  # no machine path
     monkeypatch.setenv("ROIATTN_COCO_ROOT", str(coco_root / "val2017"))
     with pytest.raises(FileNotFoundError, match="ROIATTN_COCO_ROOT"):
-        find_coco("val2017", SMALL)
+        find_coco("val2017", download_images=5, synthetic=SMALL)
 
 
-def test_find_coco_downloads_then_reuses(server, no_coco_env):
-    found = find_coco(
-        "val2017", SMALL, annotations_url=f"{server.url}/{ARCHIVE}", images_base_url=server.url
+def test_coco_urls_follow_the_mirror(monkeypatch):
+    monkeypatch.delenv("ROIATTN_COCO_MIRROR", raising=False)
+    assert data_sources.coco_urls() == (COCO_ANNOTATIONS_URL, COCO_IMAGES_URL)
+    monkeypatch.setenv("ROIATTN_COCO_MIRROR", " http://mirror.example/coco/ ")
+    assert data_sources.coco_urls() == (
+        "http://mirror.example/coco/annotations/annotations_trainval2017.zip",
+        "http://mirror.example/coco",
     )
+
+
+def test_find_coco_downloads_through_the_mirror_then_reuses(
+    server, no_coco_env, monkeypatch, capsys
+):
+    monkeypatch.setenv("ROIATTN_COCO_MIRROR", server.url)
+    seen = {}
+
+    def download(*args, **kwargs):  # what was printed and asked for before the download began
+        seen["out"], seen["requests"] = capsys.readouterr().out, list(server.requests)
+        return download_coco_subset(*args, **kwargs)
+
+    monkeypatch.setattr(data_sources, "download_coco_subset", download)
+    found = find_coco("val2017", download_images=5, synthetic=SMALL)
     assert found.kind == "download" and found.root == no_coco_env / "coco"
-    assert len(COCORegions(found.root, "val2017").image_ids) > 0
-    server.reset()
-    again = find_coco(
-        "val2017", SMALL, annotations_url=f"{server.url}/{ARCHIVE}", images_base_url=server.url
+    assert found.note == "COCO val2017: 5 images downloaded (class-balanced, seed 0)"
+    assert seen["out"] == (
+        "downloading the annotation archive (241 MB, once) and 5 COCO val2017 images (about "
+        "1 MB) to $ROIATTN_DATA/coco\n"
     )
+    assert seen["requests"] == [(ARCHIVE, None)]  # only the probe came before the line
+    assert (ARCHIVE, None) in server.requests[1:] and len(images_requested(server)) == 5
+    assert (no_coco_env / "annotations_trainval2017.zip").is_file()
+    assert subset_settings(found.root, "val2017")["max_images"] == 5
+    assert len(COCORegions(found.root, "val2017").image_ids) > 0
+
+    server.reset()
+    again = find_coco("val2017", download_images=5, synthetic=SMALL)
     assert (again.root, again.kind) == (found.root, "cache")
+    assert again.note == "COCO val2017 from an earlier download in $ROIATTN_DATA/coco (5 images)"
+    assert server.requests == [] and capsys.readouterr().out == ""
+    # a larger download is wanted, but downloads are off: the smaller one serves
+    assert find_coco("val2017", download_images=7, download=False).kind == "cache"
     assert server.requests == []
 
+    # a larger one with downloads on: the archive is kept, only the new images come
+    larger = find_coco("val2017", download_images=7, synthetic=SMALL)
+    assert (larger.root, larger.kind) == (found.root, "download")
+    assert seen["out"] == "downloading 7 COCO val2017 images (about 1 MB) to $ROIATTN_DATA/coco\n"
+    assert ARCHIVE not in [path for path, _ in server.requests[1:]]
+    assert len(images_requested(server)) == 2
 
-def test_find_coco_falls_back_to_synthetic_data(no_coco_env):
+
+def test_find_coco_falls_back_to_an_earlier_download_when_one_fails(
+    server, no_coco_env, document, monkeypatch
+):
+    monkeypatch.setenv("ROIATTN_COCO_MIRROR", server.url)
+    find_coco("val2017", download_images=4, synthetic=SMALL)
+    new = set(choose_images(document, 6)) - set(choose_images(document, 4))
+    names = {i["id"]: i["file_name"] for i in document["images"]}
+    server.missing = {f"val2017/{names[i]}" for i in new}
+    with pytest.warns(UserWarning, match="COCO download failed, falling back"):
+        found = find_coco("val2017", download_images=6, synthetic=SMALL)
+    assert (found.root, found.kind) == (no_coco_env / "coco", "cache")
+    assert found.note == "COCO val2017 from $ROIATTN_DATA/coco (download failed)"
+    assert subset_settings(found.root, "val2017")["max_images"] == 4  # the earlier one, whole
+    assert len(COCORegions(found.root, "val2017")) > 0
+
+
+def test_find_coco_falls_back_to_synthetic_data_with_both_splits_in_one_folder(
+    no_coco_env, monkeypatch
+):
+    """No COCO folder, no download, no network: one synthetic folder holds train2017 (scenes
+    from ``seed``) and val2017 (other scenes, from ``seed + 1``), so a reader can take both
+    splits from the folder find_coco named for either."""
+    monkeypatch.setenv("ROIATTN_COCO_MIRROR", closed_port())
     with pytest.warns(UserWarning, match="SYNTHETIC DATA"):
-        found = find_coco("val2017", SMALL, annotations_url=closed_port_url(), probe_timeout=1)
-    assert found.kind == "synthetic" and "not COCO results" in found.note
-    dataset = COCORegions(found.root, "val2017", image_size=32)
-    assert len(dataset) > 0 and dataset[0]["mask"].sum() > 0
-    stamp = (found.root / "annotations" / "instances_val2017.json").stat().st_mtime_ns
+        train = find_coco("train2017", synthetic=SMALL, seed=0, probe_timeout=1)
+    with pytest.warns(UserWarning, match="SYNTHETIC DATA"):
+        test = find_coco("val2017", synthetic=SMALL, seed=0, probe_timeout=1)
+    folder = no_coco_env / "context-shapes" / "4-3x64px-seed0"
+    assert train.root == test.root == folder
+    assert train.kind == test.kind == "synthetic"
+    for found in (train, test):
+        assert "not COCO results" in found.note and "no network" in found.note
+        assert "written as COCO to $ROIATTN_DATA/context-shapes/4-3x64px-seed0." in found.note
+        assert str(no_coco_env) not in found.note
+    assert "train2017 is 4 ContextShapes scenes (64px, seed 0)" in train.note
+    assert "val2017 is 3 ContextShapes scenes (64px, seed 1)" in test.note
+
+    for split, world in [
+        ("train2017", ContextShapes(4, 64, seed=0)),
+        ("val2017", ContextShapes(3, 64, seed=1)),
+    ]:
+        dataset = COCORegions(train.root, split, image_size=32)  # both from the train's folder
+        assert len(dataset) == len(world) > 0 and dataset[0]["mask"].sum() > 0
+        assert dataset.classes == world.classes
+        assert dataset.labels.tolist() == world.labels.tolist()
+        assert dataset.areas.tolist() == world.areas.tolist()
+
+    stamp = (folder / "annotations" / "instances_val2017.json").stat().st_mtime_ns
+    with pytest.warns(UserWarning, match="SYNTHETIC DATA"):
+        again = find_coco("val2017", synthetic=SMALL, download=False)
+    assert again.root == folder and "downloads off" in again.note
+    assert (folder / "annotations" / "instances_val2017.json").stat().st_mtime_ns == stamp
+    # another seed or size: another folder
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        again = find_coco("val2017", SMALL, download=False)
-    assert again.root == found.root
-    assert (found.root / "annotations" / "instances_val2017.json").stat().st_mtime_ns == stamp
+        other = find_coco("val2017", synthetic=SMALL, seed=1, download=False)
+    assert other.root == no_coco_env / "context-shapes" / "4-3x64px-seed1"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
 import time
+import warnings
 from collections import deque
 
 import numpy as np
@@ -10,8 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from roiattn.data import DataFileError, LabelMapRegions
+from roiattn.data import LabelMapRegions, RegionDataset, WindowedRegions
 from roiattn.data.label_maps import find_components, label_components
+from roiattn.errors import DataFileError
 
 CLASSES = ["wood", "glass", "fabric"]
 
@@ -51,6 +54,42 @@ def test_components_match_a_flood_fill(connectivity):
         assert np.array_equal(
             label_components(labels, connectivity), flood_fill(labels, connectivity)
         )
+
+
+@pytest.mark.parametrize("connectivity", [4, 8])
+def test_component_fields_match_a_flood_fill(connectivity):
+    """Value, area, box and runs of every component, against the reference's labelling."""
+    rng = np.random.default_rng(10 + connectivity)
+    for _ in range(100):
+        h, w = (int(v) for v in rng.integers(1, 20, 2))
+        labels = rng.integers(0, int(rng.integers(1, 5)), (h, w))
+        reference = flood_fill(labels, connectivity)
+        found = find_components(labels, connectivity)
+        n = int(reference.max())
+        assert len(found.value) == len(found.area) == len(found.box) == n
+        assert found.run_bounds[0] == 0 and found.run_bounds[-1] == len(found.row)
+        for k in range(n):
+            ys, xs = np.nonzero(reference == k + 1)
+            assert found.value[k] == labels[ys[0], xs[0]]
+            assert found.area[k] == len(ys)
+            assert found.box[k].tolist() == [
+                xs.min(),
+                ys.min(),
+                xs.max() - xs.min() + 1,
+                ys.max() - ys.min() + 1,
+            ]
+            a, b = found.run_bounds[k], found.run_bounds[k + 1]
+            drawn = np.zeros((h, w), dtype=int)
+            for r, start, end in zip(found.row[a:b], found.start[a:b], found.end[a:b], strict=True):
+                assert start < end
+                drawn[r, start:end] += 1
+            assert np.array_equal(drawn, (reference == k + 1).astype(int))  # no run twice
+
+
+def test_no_components_in_an_empty_map():
+    found = find_components(np.zeros((4, 5), dtype=np.uint8))
+    assert len(found.value) == len(found.row) == 0
+    assert found.box.shape == (0, 4) and found.run_bounds.tolist() == [0]
 
 
 def test_component_fields():
@@ -161,7 +200,7 @@ def test_context_window_masks_match_the_component(maps):
     )
     for window in [(0, 0, 120, 120), (30, 20, 70, 50), (100, 0, 120, 11)]:
         x0, y0, x1, y1 = window
-        assert np.array_equal(data.component_mask(index, *window), labels[y0:y1, x0:x1])
+        assert np.array_equal(data.native_mask(index, *window), labels[y0:y1, x0:x1])
 
 
 def test_classes_as_a_mapping(maps):
@@ -216,6 +255,9 @@ def test_bad_arguments(maps, tmp_path):
         ({"image_size": -3}, "image_size"),
         ({"min_area": -1}, "min_area"),
         ({"connectivity": 6}, "connectivity"),
+        ({"context": 0.5}, "context"),
+        ({"min_window": 0}, "min_window"),
+        ({"image_size": 32.0}, "image_size"),
     ]:
         with pytest.raises(ValueError, match=words):
             LabelMapRegions(images, labels, **{"classes": CLASSES, **kwargs})
@@ -227,3 +269,82 @@ def test_bad_arguments(maps, tmp_path):
     data = LabelMapRegions(images, labels, CLASSES)
     with pytest.raises(IndexError):
         data[len(data)]
+
+
+# ---------------------------------------------------------------------------- the shared reader
+
+
+def test_where_each_item_comes_from(maps):
+    data = LabelMapRegions(maps / "images", maps / "labels", CLASSES, image_size=32)
+    assert isinstance(data, WindowedRegions) and isinstance(data, RegionDataset)
+    assert data.image_files == [maps / "images" / "a.jpg", maps / "images" / "b.jpg"]
+    assert [data.image_path(i).name for i in range(len(data))] == ["a.jpg"] * 4 + ["b.jpg"] * 2
+    assert data.native_size(0) == (64, 64) and data.native_size(5) == (80, 48)
+    assert data.item_fields(3) == {"instance_id": 3}
+    item = data[5]
+    assert set(item) == {"image", "mask", "label", "area", "image_id", "instance_id", "box"}
+    assert (item["image_id"], item["instance_id"]) == (1, 5)
+    assert item["box"].tolist() == [50, 10, 20, 10]
+    assert data.boxes.tolist()[0] == [5, 5, 25, 20]
+
+
+def test_a_bad_image_is_named_when_read_or_skipped(maps):
+    """The shared reader's skip_bad_files: an image that goes bad after the index was built is
+    an error naming it, or (skipping) a warning and the next good item in its place."""
+    data = LabelMapRegions(maps / "images", maps / "labels", CLASSES, image_size=32)
+    victim = maps / "images" / "a.jpg"
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 3])  # truncated JPEG
+    with pytest.raises(DataFileError, match=r"a\.jpg.*skip_bad_files=True"):
+        data[0]
+    assert data.bad_files == []
+
+    skipping = LabelMapRegions(
+        maps / "images", maps / "labels", CLASSES, image_size=32, skip_bad_files=True
+    )
+    assert len(skipping) == 6 and skipping.bad_files == []  # its header still reads
+    with pytest.warns(UserWarning, match=r"skipping a bad file.*a\.jpg"):
+        item = skipping[1]
+    assert (item["image_id"], item["instance_id"]) == (1, 4)  # the next good item, in b.jpg
+    assert item["label"] == skipping.labels[4] and item["mask"].sum() > 0
+    assert skipping.bad_files == [str(victim)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert skipping[0]["instance_id"] == 4  # known bad: skipped silently
+        assert skipping[5]["instance_id"] == 5  # a good item is itself
+    (maps / "images" / "b.jpg").unlink()  # a missing file is skipped the same way
+    with pytest.warns(UserWarning, match=r"b\.jpg is missing"):
+        with pytest.raises(DataFileError, match="every image of LabelMapRegions"):
+            skipping[4]
+    assert skipping.bad_files == [str(victim), str(maps / "images" / "b.jpg")]
+
+
+def test_description_shows_the_folders_without_machine_paths(maps, monkeypatch):
+    monkeypatch.setenv("HOME", str(maps / "home"))  # wherever the temporary folder is
+    monkeypatch.delenv("ROIATTN_COCO_ROOT", raising=False)
+    monkeypatch.setenv("ROIATTN_DATA", str(maps))
+    data = LabelMapRegions(maps / "images", maps / "labels", CLASSES)
+    assert data.description.startswith(
+        "LabelMapRegions $ROIATTN_DATA/labels (images $ROIATTN_DATA/images): 6 regions"
+    )
+    monkeypatch.setenv("ROIATTN_DATA", str(maps / "elsewhere"))
+    data = LabelMapRegions(maps / "images", maps / "labels", CLASSES)
+    assert f".../{maps.name}/labels (images .../{maps.name}/images)" in data.description
+    assert str(maps) not in data.description and repr(data) == data.description
+
+
+def test_subset_and_cache_keep_the_metadata_and_the_items(maps):
+    data = LabelMapRegions(maps / "images", maps / "labels", CLASSES, image_size=32)
+    for narrowed, indices in [(data.subset([5, 1, 2]), [5, 1, 2]), (data.cached(), range(6))]:
+        indices = list(indices)
+        assert narrowed.classes == CLASSES and narrowed.image_size == 32
+        assert narrowed.view == "context" and narrowed.size_bins is None
+        assert narrowed.labels.tolist() == data.labels[indices].tolist()
+        assert narrowed.areas.tolist() == data.areas[indices].tolist()
+        assert narrowed.image_ids.tolist() == data.image_ids[indices].tolist()
+        for position, index in enumerate(indices):
+            ours, theirs = narrowed[position], data[index]
+            assert ours["instance_id"] == theirs["instance_id"] == index
+            assert torch.equal(ours["mask"], theirs["mask"])
+            assert torch.equal(ours["image"], theirs["image"])
+    copy = pickle.loads(pickle.dumps(data.subset([2])))
+    assert torch.equal(copy[0]["mask"], data[2]["mask"])

@@ -7,11 +7,11 @@ import pytest
 import torch
 import torchvision
 
+from roiattn.errors import WeightsUnavailableError
 from roiattn.models import (
     MERGE_POINTS,
     METHODS,
     ROIAttentionNet,
-    WeightsUnavailableError,
     build_model,
     make_resnet,
     mask_boxes,
@@ -231,6 +231,42 @@ def test_bad_constructor_arguments_are_refused():
         ROIAttentionNet("resnet18", 3, mask_resize="cubic")
     with pytest.raises(ValueError, match="unknown weights"):
         build_model("image", "resnet18", weights="IMAGENET9K")
+
+
+@pytest.mark.parametrize(
+    "method, option, valid",
+    [
+        ("image", {"mask_resize": "max"}, "[]"),
+        ("mask-channel", {"kernel_size": 3}, "[]"),
+        ("crop", {"mask_resize": "max"}, "['margin']"),
+        ("hard@conv1", {"margin": 0.2}, "['mask_resize']"),
+        ("attn-add@conv1", {"margn": 0.2}, "['mask_resize', 'kernel_size']"),
+    ],
+)
+def test_every_unknown_option_is_refused_naming_the_valid_ones(method, option, valid):
+    with pytest.raises(ValueError) as error:
+        build_model(method, "resnet18", num_classes=3, **option)
+    assert f"takes no option {sorted(option)}" in str(error.value)
+    assert f"its options are {valid}" in str(error.value)
+
+
+def test_known_options_reach_the_model():
+    assert build_model("crop", "resnet18", 3, margin=0.3).margin == 0.3
+    assert build_model("hard@layer3", "resnet18", 3, mask_resize="area").mask_resize == "area"
+    attention = build_model("attn-mul@all", "resnet18", 3, mask_resize="max", kernel_size=5)
+    branch = next(iter(attention.branches.values()))
+    assert (branch.mask_resize, branch.conv.kernel_size) == ("max", (5, 5))
+
+
+def test_mask_parameters_are_the_parameters_that_read_the_mask():
+    attention = build_model("attn-add@conv1+layer3", "resnet18", 3)
+    assert {id(p) for p in attention.mask_parameters()} == {
+        id(p) for p in attention.branches.parameters()
+    }
+    channel = build_model("mask-channel", "resnet18", 3)
+    assert [id(p) for p in channel.mask_parameters()] == [id(channel.mask_conv.weight)]
+    for method in ("image", "crop", "hard@input"):
+        assert build_model(method, "resnet18", 3).mask_parameters() == []
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from roiattn.checkpoints import save_checkpoint
 from roiattn.data.images import denormalize
 from roiattn.models import build_model
 from roiattn.predict import load_model, predict
-from roiattn.train import fit
+from roiattn.train import TrainSettings, fit
 
 CLASSES = ["shade0", "shade1", "shade2"]
 
@@ -30,8 +30,8 @@ def trained(tmp_path_factory):
     with torch_threads(1):
         torch.manual_seed(0)
         model = build_model("attn-add@conv1", "resnet18", num_classes=3)
-        fit(model, TinyRegions(48), epochs=4, batch_size=8, lr=2e-3, checkpoint_dir=folder,
-            progress=False)  # fmt: skip
+        settings = TrainSettings(epochs=4, batch_size=8, lr=2e-3)
+        fit(model, TinyRegions(48), settings, checkpoint_dir=folder, progress=False)
     return model, load_model(folder), folder
 
 

@@ -1,84 +1,131 @@
-"""Profiles: only ROIATTN_PROFILE (or CUDA being there) picks one; each says all it fixes;
-changed settings are checked and marked."""
+"""Profiles: only ROIATTN_PROFILE (or CUDA being there) picks one, and says why; each is the table
+of sizes its experiments are built from; the one mapping to training settings is checked."""
 
+import dataclasses
 import json
 
 import pytest
 import torch
 
-from roiattn import profiles
-from roiattn.profiles import ENV_VAR, PROFILES, Profile, current, get
+from roiattn import experiments, profiles
+from roiattn.experiments.definitions import _training
+from roiattn.profiles import ENV_VAR, PROFILES, Profile, current, get, summary, why
+from roiattn.train import TrainSettings
 
 
 def test_the_environment_variable_decides_else_cuda(monkeypatch):
     monkeypatch.setenv(ENV_VAR, "full")
-    assert current().name == "full"
+    assert current().name == "full" and why() == "$ROIATTN_PROFILE"
     monkeypatch.setenv(ENV_VAR, " quick ")
-    assert current().name == "quick"
+    assert current().name == "quick" and why() == "$ROIATTN_PROFILE"
     monkeypatch.delenv(ENV_VAR)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert current().name == "full"
+    assert why() == "a CUDA GPU is here; set ROIATTN_PROFILE=quick for the CPU-sized run"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert current().name == "quick"
+    assert why() == "no CUDA GPU; set ROIATTN_PROFILE=full on a GPU machine for the real run"
     # nothing else switches it: CI and the host name change nothing
     monkeypatch.setenv("CI", "true")
     assert current().name == "quick"
     monkeypatch.setenv(ENV_VAR, "fast")
     with pytest.raises(ValueError, match=r"unknown profile 'fast'.*ROIATTN_PROFILE=quick"):
         current()
+    with pytest.raises(ValueError, match=r"choose one of \['full', 'quick'\]"):
+        get("medium")
+
+
+def test_the_summary_is_one_line_that_says_how_the_profile_was_chosen(monkeypatch):
+    monkeypatch.setenv(ENV_VAR, "quick")
+    line = summary()
+    assert "\n" not in line
+    assert line.startswith("profile quick ($ROIATTN_PROFILE): COCO resnet10_w32 (random init)")
+    assert "ContextShapes resnet10_w32 at 48 px" in line
+    # another profile than the active one: no reason given, as it was not chosen
+    full = summary(get("full"))
+    assert full.startswith("profile full: COCO resnet50 (DEFAULT) at 224 px")
+    assert summary(get("quick")) == line
 
 
 def test_each_profile_fixes_everything_a_run_depends_on():
     quick, full = get("quick"), get("full")
-    assert (quick.device, quick.arch, quick.weights, quick.amp) == ("cpu", "resnet18", None, False)
+    assert (quick.device, quick.weights) == ("cpu", None)
+    assert quick.amp is False and quick.channels_last is False
     assert (full.device, full.arch, full.weights) == ("cuda", "resnet50", "DEFAULT")
-    assert full.amp and full.channels_last and full.image_size == 224
+    assert full.amp is None and full.channels_last is None  # on with CUDA, decided at run time
+    assert full.image_size == 224 and full.categories is None  # all 80 categories
     assert quick.image_size < full.image_size and quick.batch_size <= full.batch_size
-    for profile in PROFILES.values():
-        text = str(profile)
-        for name in Profile.__dataclass_fields__:
-            assert f"{name}: " in text or name == "name"
-        assert text.startswith(f"profile: {profile.name}")
-        assert profile.summary().startswith(f"profile {profile.name}: {profile.arch}")
-        assert json.loads(json.dumps(profile.to_dict()))["name"] == profile.name
+    assert quick.shapes_train < full.shapes_train and quick.epochs <= full.epochs
+    for name, profile in PROFILES.items():
+        assert profile.name == name
+        assert get(name) is profile
+        assert Profile(**profile.to_dict()) == profile
+        assert json.loads(json.dumps(profile.to_dict()))["name"] == name
+        assert profile.seeds and all(isinstance(s, int) and s >= 0 for s in profile.seeds)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            profile.epochs = 99
 
 
-def test_context_shapes_trains_its_own_backbone_under_the_same_name():
-    quick = get("quick")
-    shapes = quick.for_shapes()
-    assert (shapes.name, shapes.arch, shapes.lr) == ("quick", quick.shapes_arch, quick.shapes_lr)
-    assert shapes.arch != quick.arch and shapes.for_shapes() is shapes
-    assert {k: v for k, v in shapes.to_dict().items() if k not in ("arch", "lr")} == {
-        k: v for k, v in quick.to_dict().items() if k not in ("arch", "lr")
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_a_profile_gives_every_training_setting_but_the_seed(name):
+    profile = get(name)
+    settings = _training(profile, profile.epochs, profile.lr)
+    assert isinstance(settings, TrainSettings)
+    # every training setting a profile holds is passed on as it is
+    shared = {f.name for f in dataclasses.fields(TrainSettings)} & set(profile.to_dict())
+    assert shared == {
+        "batch_size",
+        "weight_decay",
+        "optimizer",
+        "schedule",
+        "grad_clip",
+        "amp",
+        "channels_last",
+        "num_workers",
+        "eval_batch_size",
+        "epochs",
+        "lr",
     }
-    full = get("full")
-    assert full.for_shapes() is full  # the same ResNet-50 at the same rate
-    with pytest.raises(ValueError, match="shapes_lr must be > 0"):
-        quick.replace(shapes_lr=0.0)
+    for field in shared:
+        assert getattr(settings, field) == getattr(profile, field), field
+    assert settings.branch_lr_scale == 1 and settings.max_steps is None  # the paper's
+    # the COCO experiment trains with the profile's rate and epochs, ContextShapes with its own
+    coco, shapes = experiments.coco(profile), experiments.shapes(profile)
+    assert coco.training == settings
+    assert (coco.arch, coco.weights, coco.profile) == (profile.arch, profile.weights, name)
+    assert coco.seeds == profile.seeds and coco.data.image_size == profile.image_size
+    assert shapes.training == settings.replace(epochs=profile.shapes_epochs, lr=profile.shapes_lr)
+    assert (shapes.arch, shapes.weights) == (profile.shapes_arch, profile.shapes_weights)
+    assert shapes.data.image_size == profile.shapes_image_size
+    assert experiments.coco(name) == coco  # by name or by value alike
 
 
-def test_replace_checks_and_marks_the_changed_profile():
+def test_the_active_profile_is_the_default_of_every_experiment(monkeypatch):
+    monkeypatch.setenv(ENV_VAR, "full")
+    assert experiments.coco().profile == "full" and experiments.shapes().arch == "resnet50"
+    monkeypatch.setenv(ENV_VAR, "quick")
+    assert experiments.coco().training == experiments.coco("quick").training
+
+
+def test_a_changed_profile_is_checked_when_it_becomes_training_settings():
     quick = get("quick")
-    assert quick.replace() is quick
-    assert quick.replace(epochs=quick.epochs) is quick  # nothing changed: still the stock one
-    changed = quick.replace(epochs=5, lr=1e-4)
-    assert (changed.name, changed.epochs, changed.lr) == ("quick+", 5, 1e-4)
-    assert changed.replace(batch_size=8).name == "quick+"
-    assert get("quick").epochs == 2  # the stock profile is untouched
-    with pytest.raises(ValueError, match="unknown profile settings"):
-        quick.replace(epoch=3)
-    with pytest.raises(ValueError, match="batch_size must be a positive int"):
-        quick.replace(batch_size=0)
+    bad = dataclasses.replace(quick, batch_size=0)
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+        experiments.coco(bad)
     with pytest.raises(ValueError, match="unknown optimizer 'lamb'"):
-        quick.replace(optimizer="lamb")
-    with pytest.raises(ValueError, match="unknown schedule"):
-        quick.replace(schedule="linear")
+        experiments.shapes(dataclasses.replace(quick, optimizer="lamb"))
+    with pytest.raises(ValueError, match="unknown schedule 'linear'"):
+        experiments.coco(dataclasses.replace(quick, schedule="linear"))
     with pytest.raises(ValueError, match="grad_clip must be > 0"):
-        quick.replace(grad_clip=0.0)
+        experiments.coco(dataclasses.replace(quick, grad_clip=0.0))
+    assert get("quick") is quick and quick.batch_size == PROFILES["quick"].batch_size
 
 
-def test_the_training_settings_match_fits_choices():
+def test_the_training_choices_are_defined_once():
     from roiattn import train
 
-    assert profiles.OPTIMIZERS == train.OPTIMIZERS
-    assert profiles.SCHEDULES == train.SCHEDULES
+    assert train.OPTIMIZERS == ("adamw", "adam", "sgd")
+    assert train.SCHEDULES == ("cosine", "constant")
+    for profile in PROFILES.values():
+        assert profile.optimizer in train.OPTIMIZERS and profile.schedule in train.SCHEDULES
+    assert not hasattr(profiles, "OPTIMIZERS")  # the profile keeps sizes, not the choices

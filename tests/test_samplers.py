@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Subset
 
-from roiattn.data import ClassBalancedSampler, COCORegions
+from roiattn.data import ClassBalancedSampler, COCORegions, ContextShapes
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
@@ -95,17 +95,43 @@ def test_bad_input(kwargs, words):
 def test_from_a_dataset_and_a_subset_without_reading_images(coco_root, monkeypatch):
     dataset = COCORegions(coco_root, "val2017", image_size=32)
     monkeypatch.setattr(COCORegions, "__getitem__", lambda *_: pytest.fail("read an image"))
+    monkeypatch.setattr(COCORegions, "read", lambda *_: pytest.fail("read an image"))
     sampler = ClassBalancedSampler.from_dataset(dataset, num_samples=4000)
     drawn = dataset.labels[sampler.sample(0)]
     present = np.unique(dataset.labels)
     counts = np.bincount(drawn, minlength=len(dataset.classes))[present]
     assert counts.min() > 0 and counts.max() < 4 * counts.min()
 
-    part = Subset(dataset, list(range(0, len(dataset), 3)))
+    picked = list(range(0, len(dataset), 3))
+    part = dataset.subset(picked)
     sub = ClassBalancedSampler.from_dataset(part, num_samples=500)
-    assert max(sub.sample(0)) < len(part)
-    with pytest.raises(ValueError, match="labels"):
+    indices = sub.sample(0)
+    assert max(indices) < len(part)
+    # the subset's own labels and images: its classes, each drawn
+    assert set(part.labels[indices].tolist()) == set(dataset.labels[picked].tolist())
+    expected = ClassBalancedSampler(dataset.labels[picked], dataset.image_ids[picked], 500)
+    assert indices.tolist() == expected.sample(0).tolist()
+
+
+def test_from_a_dataset_wants_a_region_dataset(coco_root):
+    dataset = COCORegions(coco_root, "val2017", image_size=32)
+    with pytest.raises(ValueError, match=r"region dataset.*got Subset.*dataset\.subset\(indices\)"):
+        ClassBalancedSampler.from_dataset(Subset(dataset, [0, 1, 2]))
+    with pytest.raises(ValueError, match="region dataset.*got TensorDataset") as error:
         ClassBalancedSampler.from_dataset(torch.utils.data.TensorDataset(torch.zeros(3)))
+    assert ".subset" not in str(error.value)
+
+
+def test_from_a_synthetic_world_and_a_repr():
+    world = ContextShapes(6, 48, seed=0)
+    sampler = ClassBalancedSampler.from_dataset(world, seed=4)
+    assert len(sampler) == len(world)
+    assert repr(sampler) == f"ClassBalancedSampler(num_samples={len(world)}, seed=4)"
+    assert repr(ClassBalancedSampler(LABELS, IMAGES, num_samples=7)) == (
+        "ClassBalancedSampler(num_samples=7, seed=0)"
+    )
+    expected = ClassBalancedSampler(world.labels, world.scene_of + 1, seed=4)
+    assert sampler.sample(2).tolist() == expected.sample(2).tolist()
 
 
 def test_drives_a_data_loader(coco_root):

@@ -20,17 +20,6 @@ PNG = b"\x89PNG\r\n\x1a\n"
 JPEG = b"\xff\xd8\xff"
 
 
-class GroupedRegions(TinyRegions):
-    """TinyRegions whose items come three to an image, as COCO regions do."""
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.image_ids = np.arange(self.n) // 3
-
-    def __getitem__(self, index: int) -> dict:
-        return {**super().__getitem__(index), "image_id": int(self.image_ids[index])}
-
-
 @pytest.fixture(autouse=True)
 def close_figures():
     yield
@@ -38,8 +27,9 @@ def close_figures():
 
 
 @pytest.fixture(scope="module")
-def data() -> GroupedRegions:
-    return GroupedRegions(n=24, size=32, num_classes=3)
+def data() -> TinyRegions:
+    """Regions three to an image, as COCO regions come."""
+    return TinyRegions(n=24, size=32, num_classes=3, per_image=3)
 
 
 def _trained_looking(method: str, seed: int = 0) -> torch.nn.Module:
@@ -57,17 +47,21 @@ def models() -> dict[str, torch.nn.Module]:
 
 
 @pytest.fixture(scope="module")
-def comparison(data: GroupedRegions) -> Comparison:
-    """A comparison of the four methods on ``data``: made-up predictions, real reports."""
+def comparison(data: TinyRegions) -> Comparison:
+    """A comparison of the four methods on ``data``: made-up predictions, real reports; the
+    attention methods with two seeds, as the findings' methods are trained."""
     rng = np.random.default_rng(0)
     labels = np.array(data.labels)
     runs = {}
     for i, method in enumerate(METHODS):
-        right = rng.random(len(labels)) < 0.3 + 0.2 * i
-        predictions = np.where(right, labels, (labels + 1) % 3)
-        report = Report(labels, predictions, data.areas, data.classes, method=method)
-        runs[method] = Run(method, f"k{i}", report, History(method), {}, {})
-    return Comparison(runs, {"profile": "test"})
+        runs[method] = []
+        for seed in range(2 if method.startswith("attn") else 1):
+            right = rng.random(len(labels)) < 0.3 + 0.2 * i
+            predictions = np.where(right, labels, (labels + 1) % 3)
+            report = Report(labels, predictions, data.areas, data.classes,
+                            image_ids=data.image_ids, method=method)  # fmt: skip
+            runs[method].append(Run(method, seed, f"k{i}", report, History(method), {}, {}))
+    return Comparison(runs, {"profile": "test", "train_counts": [8, 8, 8]})
 
 
 # ---------------------------------------------------------------------------- plain functions
@@ -87,7 +81,7 @@ def test_box_mask_refuses_a_box_without_pixels(box):
         widgets.box_mask(32, box)
 
 
-def test_mask_box_is_the_tight_box_box_mask_draws_back(data: GroupedRegions):
+def test_mask_box_is_the_tight_box_box_mask_draws_back(data: TinyRegions):
     mask = data[5]["mask"]
     box = widgets.mask_box(mask)
     drawn = widgets.box_mask(32, box)
@@ -97,14 +91,18 @@ def test_mask_box_is_the_tight_box_box_mask_draws_back(data: GroupedRegions):
 
 def test_top_predictions_gives_every_method_its_k_best_classes(data, models):
     item = data[0]
-    predictions = widgets.top_predictions(models, item["image"], item["mask"], data.classes, k=2)
+    predictions = widgets.top_predictions(
+        models, item["image"], item["mask"], data.classes, top_k=2
+    )
     assert list(predictions) == list(METHODS)
     for top in predictions.values():
         assert len(top) == 2
         assert all(name in data.classes for name, _ in top)
         assert top[0][1] >= top[1][1] and 0 <= top[1][1] and top[0][1] <= 1
     everything = widgets.top_predictions(models, item["image"], item["mask"], data.classes)
-    assert all(len(top) == 3 for top in everything.values())  # k=5, but only 3 classes
+    assert all(len(top) == 3 for top in everything.values())  # top_k=5, but only 3 classes
+    with pytest.raises(ValueError, match="models is empty"):
+        widgets.top_predictions({}, item["image"], item["mask"])
 
 
 def test_attention_effects_are_zero_at_initialisation_and_follow_the_region_after(data):
@@ -148,15 +146,23 @@ def test_figure_bytes_renders_png_or_jpeg_and_closes_the_figure():
 
 
 def test_bin_items_and_bin_accuracies_agree_with_the_comparison(comparison):
+    """Its numbers are the table's: the mean over a method's seeds."""
     report = comparison.report("image")
+    assert comparison.seeds("attn-add@conv1") == [0, 1]
     for row in report.by_size():
         assert len(widgets.bin_items(report, row.label)) == row.count
-        values = widgets.bin_accuracies(comparison, row.label)
-        for method, value in values.items():
-            expected = comparison.accuracy(method, row.label)
-            assert value == pytest.approx(expected, nan_ok=True)
+        for metric in ("accuracy", "mean_class"):
+            values = widgets.bin_accuracies(comparison, row.label, metric)
+            assert list(values) == list(METHODS)
+            for method, value in values.items():
+                expected = comparison.accuracy(method, row.label, metric)
+                assert value == pytest.approx(expected, nan_ok=True)
     overall = widgets.bin_accuracies(comparison, "all", "mean_class")
     assert overall["image"] == pytest.approx(report.mean_class_accuracy)
+    for method in METHODS:
+        assert overall[method] == pytest.approx(comparison.accuracy(method, "mean class"))
+        top1 = widgets.bin_accuracies(comparison, "all")[method]
+        assert top1 == pytest.approx(comparison.accuracy(method, "overall"))
     assert len(widgets.bin_items(report, "all")) == report.count
     with pytest.raises(ValueError, match="no size bin"):
         widgets.bin_items(report, "tiny")
@@ -183,10 +189,16 @@ def test_top_predictions_figure_has_a_panel_per_method_marked_right_or_wrong():
 
 def test_region_attention_figure_shows_input_mask_and_each_map(data):
     item = data[0]
-    maps = {"conv1": np.random.rand(16, 16), "layer3": np.random.rand(2, 2)}
+    maps = {"conv1": np.random.rand(16, 16), "layer3": 3 * np.random.rand(2, 2)}
     figure = plots.plot_region_attention(item["image"], item["mask"], maps, maps_title="x")
-    assert len(figure.axes) == 4
+    assert len(figure.axes) == 5  # input, mask, two maps, and the maps' one colour bar
     assert figure.axes[2].get_title().startswith("conv1 16×16")
+    assert figure.axes[4].get_label() == "<colorbar>"
+    top = max(float(value.max()) for value in maps.values())
+    for ax in figure.axes[2:4]:  # one scale: a brighter panel is a stronger map
+        assert ax.images[0].get_clim() == (0, pytest.approx(top))
+    without = plots.plot_region_attention(item["image"], item["mask"], {})
+    assert len(without.axes) == 2  # no map, no colour bar
     with pytest.raises(ValueError, match="differ"):
         plots.plot_region_attention(item["image"], torch.ones(8, 8), {})
 

@@ -218,7 +218,16 @@ class COCORegions(WindowedRegions):
 
     def _build_index(self, document: dict[str, Any], label_of: dict[int, int]) -> None:
         """Every kept annotation's fields as flat arrays; polygons concatenated; RLEs compressed."""
-        source = self.annotation_file
+        images = self._image_records(document)
+        rows, segmentations = self._kept_annotations(document, label_of, images)
+        rows, segmentations = self._drop_missing_images(rows, segmentations, images)
+        order = sorted(range(len(rows)), key=lambda k: (rows[k][0], rows[k][1]))
+        rows = [rows[k] for k in order]
+        self._store_rows(rows, images, label_of)
+        self._store_segmentations([segmentations[k] for k in order])
+
+    def _image_records(self, document: dict[str, Any]) -> dict[int, tuple[str, int, int]]:
+        """``{image id: (file name, width, height)}``, checked."""
         images: dict[int, tuple[str, int, int]] = {}
         for record in document["images"]:
             try:
@@ -229,10 +238,19 @@ class COCORegions(WindowedRegions):
                 )
             except (KeyError, TypeError, ValueError):
                 raise DataFileError(
-                    f"image record {str(record)[:120]} in {source} needs 'id', 'file_name', "
-                    "'width' and 'height'"
+                    f"image record {str(record)[:120]} in {self.annotation_file} needs 'id', "
+                    "'file_name', 'width' and 'height'"
                 ) from None
+        return images
 
+    def _kept_annotations(
+        self,
+        document: dict[str, Any],
+        label_of: dict[int, int],
+        images: dict[int, tuple[str, int, int]],
+    ) -> tuple[list[tuple], list[Any]]:
+        """The annotations this dataset keeps, as ``(image id, annotation id, category, area,
+        crowd, box)`` rows and parsed segmentations; broken ones raise or are counted."""
         rows: list[tuple[int, int, int, float, int, tuple[float, ...]]] = []
         segmentations: list[list[np.ndarray] | dict[str, Any]] = []
         for ann in document["annotations"]:
@@ -275,36 +293,41 @@ class COCORegions(WindowedRegions):
             segmentations.append(parsed)
         if self.skipped_annotations:
             warnings.warn(
-                f"{source}: left out {self.skipped_annotations} broken annotations",
-                stacklevel=3,
+                f"{self.annotation_file}: left out {self.skipped_annotations} broken annotations",
+                stacklevel=4,
             )
+        return rows, segmentations
 
-        # missing image files: an error now, rather than halfway through an epoch
+    def _drop_missing_images(
+        self, rows: list[tuple], segmentations: list[Any], images: dict[int, tuple[str, int, int]]
+    ) -> tuple[list[tuple], list[Any]]:
+        """Missing image files: an error now, rather than halfway through an epoch (or, with
+        ``skip_bad_files``, their regions left out)."""
         used = sorted({row[0] for row in rows})
         missing = [i for i in used if not (self.image_dir / images[i][0]).is_file()]
-        if missing:
-            names = [str(self.image_dir / images[i][0]) for i in missing]
-            if not self.skip_bad_files:
-                raise FileNotFoundError(
-                    f"{len(missing)} of {len(used)} image files are missing, e.g. {names[:3]}: "
-                    "download them again (download_coco_subset resumes), or pass "
-                    "skip_bad_files=True to leave their regions out"
-                )
-            warnings.warn(
-                f"{len(missing)} image files missing under {self.image_dir}, their regions left "
-                f"out: {names[:3]}",
-                stacklevel=3,
+        if not missing:
+            return rows, segmentations
+        names = [str(self.image_dir / images[i][0]) for i in missing]
+        if not self.skip_bad_files:
+            raise FileNotFoundError(
+                f"{len(missing)} of {len(used)} image files are missing, e.g. {names[:3]}: "
+                "download them again (download_coco_subset resumes), or pass "
+                "skip_bad_files=True to leave their regions out"
             )
-            self.bad_files.extend(names)
-            gone = set(missing)
-            keep = [k for k, row in enumerate(rows) if row[0] not in gone]
-            rows = [rows[k] for k in keep]
-            segmentations = [segmentations[k] for k in keep]
+        warnings.warn(
+            f"{len(missing)} image files missing under {self.image_dir}, their regions left "
+            f"out: {names[:3]}",
+            stacklevel=4,
+        )
+        self.bad_files.extend(names)
+        gone = set(missing)
+        keep = [k for k, row in enumerate(rows) if row[0] not in gone]
+        return [rows[k] for k in keep], [segmentations[k] for k in keep]
 
-        order = sorted(range(len(rows)), key=lambda k: (rows[k][0], rows[k][1]))
-        rows = [rows[k] for k in order]
-        segmentations = [segmentations[k] for k in order]
-
+    def _store_rows(
+        self, rows: list[tuple], images: dict[int, tuple[str, int, int]], label_of: dict[int, int]
+    ) -> None:
+        """The per-item arrays, and the file and size of every image used."""
         image_list = sorted({row[0] for row in rows})
         position = {image_id: k for k, image_id in enumerate(image_list)}
         self._files = [images[i][0] for i in image_list]
@@ -318,8 +341,9 @@ class COCORegions(WindowedRegions):
         self.iscrowd = np.array([row[4] for row in rows], dtype=bool)
         self.boxes = np.array([row[5] for row in rows], dtype=np.float64).reshape(-1, 4)
 
-        # polygons flat: item k owns polygons _item_polys[k]:_item_polys[k+1], polygon p owns
-        # coordinates _poly_bounds[p]:_poly_bounds[p+1]; RLE items keep their compressed RLE
+    def _store_segmentations(self, segmentations: list[Any]) -> None:
+        """Polygons flat: item k owns polygons ``_item_polys[k]:_item_polys[k+1]``, polygon p
+        owns coordinates ``_poly_bounds[p]:_poly_bounds[p+1]``; RLE items keep their RLE."""
         self._rles: dict[int, dict[str, Any]] = {}
         coords: list[np.ndarray] = []
         item_polys = [0]

@@ -87,73 +87,75 @@ def fetch(
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    attempts = max(1, int(retries) + 1)
     last_error: object = None
-    for attempt in range(attempts):
+    for attempt in range(max(1, int(retries) + 1)):
         if attempt:
             time.sleep(backoff * 2 ** (attempt - 1))
-        offset = part.stat().st_size if part.exists() else 0
-        request = urllib.request.Request(url, headers={"User-Agent": "roiattn"})
-        if offset:
-            request.add_header("Range", f"bytes={offset}-")
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                if response.status == 206:
-                    first = response.headers.get("Content-Range", "").split(" ")[-1].split("-")[0]
-                    if first != str(offset):  # a range we did not ask for: start again
-                        part.unlink(missing_ok=True)
-                        last_error = f"the server sent bytes from {first}, not from {offset}"
-                        continue
-                else:
-                    offset = 0  # the whole file (the server ignores ranges, or we asked none)
-                length = response.headers.get("Content-Length")
-                total = offset + int(length) if length is not None else None
-                bar = tqdm(
-                    total=total,
-                    initial=offset,
-                    unit="B",
-                    unit_scale=True,
-                    desc=dest.name,
-                    disable=not progress,
-                    leave=False,
-                )
-                with bar, open(part, "ab" if offset else "wb") as file:
-                    while block := response.read(_CHUNK):
-                        file.write(block)
-                        bar.update(len(block))
-            size = part.stat().st_size
-            if total is not None and size != total:
-                last_error = f"connection closed after {size} of {total} bytes"
-                continue  # resume from what arrived
-        except urllib.error.HTTPError as error:
-            if error.code == 416:  # our range starts at or past the end: start again
-                part.unlink(missing_ok=True)
-                last_error = "HTTP 416 (stale partial file)"
-                continue
-            if error.code not in _RETRY_STATUS:
-                raise DownloadError(
-                    f"cannot download {url}: HTTP {error.code} {error.reason}: check the URL "
-                    "(base URLs are parameters of download_coco_subset)"
-                ) from None
-            last_error = f"HTTP {error.code} {error.reason}"
-            continue
-        except _TRANSIENT as error:
-            last_error = getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
-            continue
-        if md5 is not None and _md5(part) != md5.lower():
-            part.unlink()
-            last_error = f"MD5 differs from {md5} (corrupt download, fetched again)"
-            continue
-        if check is not None:
-            try:
-                check(part)
-            except (DataFileError, ValueError) as error:
-                part.unlink()
-                last_error = error
-                continue
-        os.replace(part, dest)
-        return dest
+        last_error = _receive(url, part, timeout, dest.name if progress else None)
+        if last_error is None:
+            last_error = _verify(part, md5, check)
+        if last_error is None:
+            os.replace(part, dest)
+            return dest
     raise DownloadError(_offline_hint(url, last_error))
+
+
+def _receive(url: str, part: Path, timeout: float, bar_name: str | None) -> object:
+    """One attempt: append to ``part`` from where it stops (a ``Range`` request), or write it
+    afresh. Returns None when the whole file arrived, else why not (to retry); raises
+    :class:`DownloadError` for an answer that retrying cannot change."""
+    offset = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "roiattn"})
+    if offset:
+        request.add_header("Range", f"bytes={offset}-")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            if response.status == 206:
+                first = response.headers.get("Content-Range", "").split(" ")[-1].split("-")[0]
+                if first != str(offset):  # a range we did not ask for: start again
+                    part.unlink(missing_ok=True)
+                    return f"the server sent bytes from {first}, not from {offset}"
+            else:
+                offset = 0  # the whole file (the server ignores ranges, or we asked none)
+            length = response.headers.get("Content-Length")
+            total = offset + int(length) if length is not None else None
+            bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, desc=bar_name,
+                       disable=bar_name is None, leave=False)  # fmt: skip
+            with bar, open(part, "ab" if offset else "wb") as file:
+                while block := response.read(_CHUNK):
+                    file.write(block)
+                    bar.update(len(block))
+    except urllib.error.HTTPError as error:
+        if error.code == 416:  # our range starts at or past the end: start again
+            part.unlink(missing_ok=True)
+            return "HTTP 416 (stale partial file)"
+        if error.code not in _RETRY_STATUS:
+            raise DownloadError(
+                f"cannot download {url}: HTTP {error.code} {error.reason}: check the URL "
+                "(base URLs are parameters of download_coco_subset, or $ROIATTN_COCO_MIRROR)"
+            ) from None
+        return f"HTTP {error.code} {error.reason}"
+    except _TRANSIENT as error:
+        return getattr(error, "reason", None) or f"{type(error).__name__}: {error}"
+    size = part.stat().st_size
+    if total is not None and size != total:
+        return f"connection closed after {size} of {total} bytes"  # resumed from there
+    return None
+
+
+def _verify(part: Path, md5: str | None, check: Callable[[Path], None] | None) -> object:
+    """None when ``part`` has the MD5 ``md5`` and passes ``check``; else it is deleted and the
+    reason returned (to fetch it again)."""
+    if md5 is not None and _md5(part) != md5.lower():
+        part.unlink()
+        return f"MD5 differs from {md5} (corrupt download, fetched again)"
+    if check is not None:
+        try:
+            check(part)
+        except (DataFileError, ValueError) as error:
+            part.unlink()
+            return error
+    return None
 
 
 def read_split_from_archive(archive: str | os.PathLike, split: str) -> dict[str, Any]:

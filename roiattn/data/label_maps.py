@@ -84,16 +84,20 @@ def find_components(labels: np.ndarray, connectivity: int = 4) -> Components:
     row, start, end = starts // w, starts % w, ends - (starts // w) * w
 
     n = len(first_ids)
-    slices = ndimage.find_objects(renumber[ids])
-    box = np.array(
-        [[s[1].start, s[0].start, s[1].stop - s[1].start, s[0].stop - s[0].start] for s in slices],
-        dtype=np.int64,
-    ).reshape(-1, 4)
+    # boxes from the runs (a component's runs are contiguous, top row first, bottom row last)
+    run_bounds = np.concatenate([[0], np.cumsum(np.bincount(component, minlength=n))])
+    first_run, last_run = run_bounds[:-1], run_bounds[1:] - 1
+    box = np.zeros((n, 4), dtype=np.int64)
+    if n:
+        box[:, 0] = np.minimum.reduceat(start, first_run)
+        box[:, 1] = row[first_run]
+        box[:, 2] = np.maximum.reduceat(end, first_run) - box[:, 0]
+        box[:, 3] = row[last_run] + 1 - box[:, 1]
     return Components(
         value=labels.ravel()[starts[np.searchsorted(component, np.arange(n))]].astype(np.int64),
         area=np.bincount(component, weights=end - start, minlength=n).astype(np.int64),
         box=box,
-        run_bounds=np.concatenate([[0], np.cumsum(np.bincount(component, minlength=n))]),
+        run_bounds=run_bounds,
         row=row.astype(np.int32),
         start=start.astype(np.int32),
         end=end.astype(np.int32),

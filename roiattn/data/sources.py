@@ -93,25 +93,10 @@ def find_coco(
     earlier download smaller than that is only used when ``download=False`` or the download
     fails. ``synthetic`` sizes the stand-in (training splits use ``seed``, others ``seed + 1``).
     """
-    env_root = os.environ.get(COCO_ROOT_ENV, "").strip()
-    if env_root:
-        root = Path(env_root).expanduser()
-        if not has_split(root, split):
-            raise FileNotFoundError(
-                f"{COCO_ROOT_ENV}={env_root} has no annotations/instances_{split}.json: point it "
-                f"at a COCO folder holding {split}, or unset it"
-            )
-        return DataSource(root, "env", f"COCO {split} from ${COCO_ROOT_ENV}")
-
+    at_hand = coco_at_hand(split, download_images if download else None)
+    if at_hand is not None:
+        return at_hand
     cached = default_data_dir() / "coco"
-    if has_split(cached, split):
-        size = (subset_settings(cached, split) or {}).get("max_images")
-        if size is None or size >= download_images or not download:
-            note = (
-                f"COCO {split} from an earlier download in {display_path(cached)} ({size} images)"
-            )
-            return DataSource(cached, "cache", note)
-
     annotations_url, images_url = coco_urls()
     if download and online(annotations_url, probe_timeout):
         try:
@@ -121,7 +106,30 @@ def find_coco(
             if has_split(cached, split):  # a smaller earlier download beats synthetic data
                 note = f"COCO {split} from {display_path(cached)} (download failed)"
                 return DataSource(cached, "cache", note)
-    return _synthetic(split, seed, synthetic, "no network" if download else "downloads off")
+    return synthetic_coco(split, seed, synthetic, "no network" if download else "downloads off")
+
+
+def coco_at_hand(split: str, min_images: int | None = None) -> DataSource | None:
+    """Steps 1 and 2 of :func:`find_coco`: ``$ROIATTN_COCO_ROOT``, else an earlier download
+    (of at least ``min_images`` images, when given), else None."""
+    env_root = os.environ.get(COCO_ROOT_ENV, "").strip()
+    if env_root:
+        root = Path(env_root).expanduser()
+        if not has_split(root, split):
+            raise FileNotFoundError(
+                f"{COCO_ROOT_ENV}={env_root} has no annotations/instances_{split}.json: point it "
+                f"at a COCO folder holding {split}, or unset it"
+            )
+        return DataSource(root, "env", f"COCO {split} from ${COCO_ROOT_ENV}")
+    cached = default_data_dir() / "coco"
+    if has_split(cached, split):
+        size = (subset_settings(cached, split) or {}).get("max_images")
+        if min_images is None or size is None or size >= min_images:
+            where = display_path(cached)
+            return DataSource(
+                cached, "cache", f"COCO {split} from an earlier download in {where} ({size} images)"
+            )
+    return None
 
 
 def _download(
@@ -146,7 +154,9 @@ def _download(
     return DataSource(root, "download", note)
 
 
-def _synthetic(split: str, seed: int, size: SyntheticSize, why: str) -> DataSource:
+def synthetic_coco(split: str, seed: int, size: SyntheticSize, why: str) -> DataSource:
+    """Step 4 of :func:`find_coco`: ContextShapes scenes written as a COCO folder that holds
+    every split, and a note saying that the data is synthetic and ``why``."""
     from roiattn.data.context_shapes import ContextShapes
 
     # one folder holds every split, as a COCO folder does

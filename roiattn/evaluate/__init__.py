@@ -11,6 +11,7 @@ from roiattn.evaluate.statistics import (
     chance_accuracy,
     gap_contrast,
     majority_report,
+    paired_contrast,
     paired_gap,
     paired_gaps,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "evaluate",
     "gap_contrast",
     "majority_report",
+    "paired_contrast",
     "paired_gap",
     "paired_gaps",
     "predict_all",

@@ -78,8 +78,9 @@ def _metric(hits: np.ndarray, counts: np.ndarray, metric: str) -> np.ndarray:
 
 
 class _Paired:
-    """Per-image sums of two methods' hits (mean over seeds) and of the instances, restricted
-    to the instances ``inside``: everything a draw of images needs."""
+    """Per-image sums of two methods' hits and of the instances, restricted to the instances
+    ``inside``: everything a draw of images needs. Hits are summed over seeds and divided by
+    the number of seeds only at the end, so the arithmetic is exact whatever the chunk size."""
 
     def __init__(self, a: list[Report], b: list[Report], inside: np.ndarray, metric: str) -> None:
         first = a[0]
@@ -93,8 +94,6 @@ class _Paired:
                     "the reports are not on the same test instances: compare methods of one "
                     "comparison (same test data, same order)"
                 )
-        if metric not in METRICS:
-            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
         self.metric, self.inside = metric, inside
         self.image_ids, index = np.unique(first.image_ids, return_inverse=True)
         images, classes = len(self.image_ids), len(first.classes)
@@ -107,18 +106,29 @@ class _Paired:
 
         self.seeds_a = [sums(r.correct) for r in a]
         self.seeds_b = [sums(r.correct) for r in b]
-        self.hits_a, self.hits_b = np.mean(self.seeds_a, 0), np.mean(self.seeds_b, 0)
+        self.hits_a, self.hits_b = np.sum(self.seeds_a, 0), np.sum(self.seeds_b, 0)
+        self.runs_a, self.runs_b = len(a), len(b)
         self.counts = sums(np.ones(first.count))
 
-    def value(self, hits: np.ndarray) -> float:
-        return float(_metric(hits.sum(0), self.counts.sum(0), self.metric))
+    @property
+    def images_inside(self) -> np.ndarray:
+        """Which test images hold at least one selected instance."""
+        return self.counts.reshape(len(self.image_ids), -1).sum(1) > 0
+
+    def value(self, hits: np.ndarray, runs: int = 1) -> float:
+        """The metric of summed ``hits`` over ``runs`` seeds, on every selected instance."""
+        return float(_metric(hits.sum(0) / runs, self.counts.sum(0), self.metric))
+
+    @property
+    def gap(self) -> float:
+        return self.value(self.hits_a, self.runs_a) - self.value(self.hits_b, self.runs_b)
 
     def differences(self, draws: np.ndarray) -> np.ndarray:
         """The difference of the metric on each draw (a row of image counts)."""
         counts = np.tensordot(draws, self.counts, axes=1)
-        return _metric(np.tensordot(draws, self.hits_a, axes=1), counts, self.metric) - _metric(
-            np.tensordot(draws, self.hits_b, axes=1), counts, self.metric
-        )
+        hits_a = np.tensordot(draws, self.hits_a, axes=1) / self.runs_a
+        hits_b = np.tensordot(draws, self.hits_b, axes=1) / self.runs_b
+        return _metric(hits_a, counts, self.metric) - _metric(hits_b, counts, self.metric)
 
 
 def _draws(images: int, resamples: int, seed: int, chunk: int):
@@ -129,9 +139,14 @@ def _draws(images: int, resamples: int, seed: int, chunk: int):
         yield rng.multinomial(images, np.full(images, 1 / images), min(chunk, resamples - start))
 
 
-def _interval(differences: np.ndarray, level: float) -> tuple[float, float]:
+def _check_options(metric: str, level: float) -> None:
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
     if not 0 < level < 1:
         raise ValueError(f"level must lie in (0, 1), got {level}")
+
+
+def _interval(differences: np.ndarray, level: float) -> tuple[float, float]:
     tail = (1 - level) / 2
     low, high = np.nanquantile(differences, [tail, 1 - tail])
     return float(low), float(high)
@@ -159,18 +174,20 @@ def paired_gap(
     The same ``seed`` gives the same draws for every bin and every pair."""
     a, b = _as_list(a), _as_list(b)
     inside = np.ones(a[0].count, dtype=bool) if inside is None else np.asarray(inside, bool)
+    _check_options(metric, level)
+    paired = _Paired(a, b, inside, metric)
     n = int(inside.sum())
     if n == 0:
         return Gap(label, 0, 0, *([math.nan] * 5))
-    paired = _Paired(a, b, inside, metric)
     draws = _draws(len(paired.image_ids), resamples, seed, chunk)
     low, high = _interval(np.concatenate([paired.differences(d) for d in draws]), level)
-    value_a, value_b = paired.value(paired.hits_a), paired.value(paired.hits_b)
+    value_a = paired.value(paired.hits_a, paired.runs_a)
+    value_b = paired.value(paired.hits_b, paired.runs_b)
     per_seed: tuple[float, ...] = ()
     if len(a) == len(b) and len(a) > 1:
         pairs = zip(paired.seeds_a, paired.seeds_b, strict=True)
         per_seed = tuple(paired.value(x) - paired.value(y) for x, y in pairs)
-    images = len(np.unique(a[0].image_ids[inside]))
+    images = int(paired.images_inside.sum())
     return Gap(label, n, images, value_a, value_b, value_a - value_b, low, high, per_seed)
 
 
@@ -188,23 +205,50 @@ def gap_contrast(
     chunk: int = 250,
 ) -> Gap:
     """How much larger the gap ``a - b`` is on the instances ``first`` selects than on those
-    ``second`` selects (e.g. small against large regions), with an interval from the same
-    image draws for both, so the two gaps' shared noise cancels. ``a``/``b`` of the Gap are the
-    two gaps."""
-    a, b = _as_list(a), _as_list(b)
-    one = _Paired(a, b, np.asarray(first, bool), metric)
-    two = _Paired(a, b, np.asarray(second, bool), metric)
-    if not one.counts.sum() or not two.counts.sum():
+    ``second`` selects (e.g. small against large regions): :func:`paired_contrast` of the two
+    selections."""
+    return paired_contrast(
+        (a, b, first), (a, b, second), label=label, metric=metric, level=level,
+        resamples=resamples, seed=seed, chunk=chunk,
+    )  # fmt: skip
+
+
+def paired_contrast(
+    one: tuple[Sequence[Report] | Report, Sequence[Report] | Report, np.ndarray | None],
+    two: tuple[Sequence[Report] | Report, Sequence[Report] | Report, np.ndarray | None],
+    *,
+    label: str = "contrast",
+    metric: str = "mean_class",
+    level: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+    chunk: int = 250,
+) -> Gap:
+    """A difference of two gaps on the same test set, each ``(a, b, inside)``: ``a - b`` on the
+    instances ``inside`` selects (None: all). E.g. the gap on small minus the gap on large
+    regions, or the gap after training on more data minus the gap with less. Both gaps are
+    computed on the same image draws, so their shared noise cancels; ``a``/``b`` of the result
+    are the two gaps."""
+    _check_options(metric, level)
+    parts = []
+    for a, b, inside in (one, two):
+        a, b = _as_list(a), _as_list(b)
+        inside = np.ones(a[0].count, bool) if inside is None else np.asarray(inside, bool)
+        parts.append(_Paired(a, b, inside, metric))
+    first, second = parts
+    if not np.array_equal(first.image_ids, second.image_ids):
+        raise ValueError(
+            "the two gaps are not on the same test images: compare them on one test set"
+        )
+    if not first.counts.sum() or not second.counts.sum():
         return Gap(label, 0, 0, *([math.nan] * 5))
-    draws = _draws(len(one.image_ids), resamples, seed, chunk)
+    draws = _draws(len(first.image_ids), resamples, seed, chunk)
     low, high = _interval(
-        np.concatenate([one.differences(d) - two.differences(d) for d in draws]), level
+        np.concatenate([first.differences(d) - second.differences(d) for d in draws]), level
     )
-    gap_one = one.value(one.hits_a) - one.value(one.hits_b)
-    gap_two = two.value(two.hits_a) - two.value(two.hits_b)
-    count = int(np.asarray(first, bool).sum() + np.asarray(second, bool).sum())
-    images = len(one.image_ids)
-    return Gap(label, count, images, gap_one, gap_two, gap_one - gap_two, low, high)
+    count = int(first.inside.sum() + second.inside.sum())
+    images = int((first.images_inside | second.images_inside).sum())
+    return Gap(label, count, images, first.gap, second.gap, first.gap - second.gap, low, high)
 
 
 def paired_gaps(

@@ -223,7 +223,14 @@ class Experiment:
         """A fresh model of ``method``, built after seeding torch with the run's seed, so every
         method of a run starts from the same backbone."""
         torch.manual_seed(self.seeds[0] if seed is None else seed)
-        return build_model(method, self.arch, num_classes, self.weights, **self.model_options)
+        return build_model(method, self.arch, num_classes, self.weights, **self.options_of(method))
+
+    def options_of(self, method: str) -> dict[str, Any]:
+        """The model options ``method`` takes (``mask_resize="max"`` changes the hard and
+        attention methods; ``image``, ``crop`` and ``mask-channel`` are built without it)."""
+        from roiattn.models.factory import OPTIONS, _family
+
+        return {k: v for k, v in self.model_options.items() if k in OPTIONS[_family(method)]}
 
     @property
     def file_name(self) -> str:
@@ -332,9 +339,7 @@ def coco(profile: profiles.Profile | str | None = None) -> Experiment:
         max_train=profile.max_train_items,
         max_test=profile.max_test_items,
         download_images=profile.download_images,
-        synthetic=SyntheticSize(
-            profile.shapes_train, profile.shapes_test, profile.shapes_image_size
-        ),  # fmt: skip
+        synthetic=SyntheticSize(*profile.synthetic_scenes, profile.shapes_image_size),
     )
     return Experiment(
         name="coco",

@@ -154,7 +154,7 @@ def _plan(experiment: Experiment, methods: Sequence[str] | None) -> list[str]:
     if not methods or len(set(methods)) != len(methods):
         raise ValueError(f"give one or more distinct method ids, got {methods}")
     for method in methods:  # fail before any training starts when an id is wrong
-        build_model(method, "resnet18", num_classes=2, **experiment.model_options)
+        build_model(method, "resnet18", num_classes=2, **experiment.options_of(method))
     return methods
 
 

@@ -52,12 +52,11 @@ class TrainSettings:
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size"):
             _positive_int(name, getattr(self, name))
-        if not self.lr > 0 or not self.branch_lr_scale > 0 or not self.weight_decay >= 0:
-            raise ValueError(
-                "lr and branch_lr_scale must be > 0 and weight_decay >= 0, got "
-                f"lr={self.lr}, branch_lr_scale={self.branch_lr_scale}, "
-                f"weight_decay={self.weight_decay}"
-            )
+        for name in ("lr", "branch_lr_scale"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {name}={getattr(self, name)}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got weight_decay={self.weight_decay}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {self.optimizer!r}: choose one of {OPTIMIZERS}")
         if self.schedule not in SCHEDULES:

@@ -1,0 +1,96 @@
+"""A few real photos for the chapters that only look at regions (1 to 3), on any machine within
+seconds.
+
+:func:`sample_coco` answers with a COCO folder holding ``val2017``, in this order:
+
+1. ``$ROIATTN_COCO_ROOT``, or a COCO download made earlier (``find_coco`` without downloading):
+   all of its regions.
+2. The sample photos: the COCO 2017 annotations of :data:`SAMPLE_IMAGES` ship with the package
+   (``samples/instances_val2017.json``, CC BY 4.0, each image's licence and author page
+   included); the photos are fetched once from their ``coco_url`` (or ``$ROIATTN_COCO_MIRROR``),
+   about 1.5 MB, into ``$ROIATTN_DATA/samples``.
+3. Without a network: a small synthetic COCO folder (ContextShapes scenes), with a note saying
+   so.
+
+The 241 MB annotation archive and the thousands of images a training run needs are downloaded
+only by the chapters that train (:mod:`roiattn.experiments`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+from roiattn.data.download import _fetch_images
+from roiattn.data.paths import default_data_dir, display_path
+from roiattn.data.sources import (
+    DataSource,
+    SyntheticSize,
+    coco_at_hand,
+    coco_urls,
+    has_split,
+    online,
+    synthetic_coco,
+)
+from roiattn.errors import DownloadError
+
+SPLIT = "val2017"
+# val2017 photos with many regions of every size; 25986 is the dinner of chapters 1 and 2
+SAMPLE_IMAGES: tuple[int, ...] = (5001, 25986, 30213, 166918, 175364, 184324, 357888, 520707)
+SAMPLES_FILE = Path(__file__).with_name("samples") / "instances_val2017.json"
+SYNTHETIC_SAMPLES = SyntheticSize(train=1, test=12, image_size=96)
+
+
+def sample_coco(download: bool = True, probe_timeout: float = 5.0) -> DataSource:
+    """A COCO folder holding ``val2017``: a COCO folder at hand, else the sample photos, else
+    synthetic scenes (module docstring)."""
+    at_hand = coco_at_hand(SPLIT)
+    if at_hand is not None:
+        return at_hand
+    root = default_data_dir() / "samples"
+    if not has_split(root, SPLIT) and download:
+        document = json.loads(SAMPLES_FILE.read_text())
+        _, images_url = coco_urls()
+        first = f"{images_url.rstrip('/')}/{SPLIT}/{document['images'][0]['file_name']}"
+        if online(first, probe_timeout):
+            try:
+                _fetch_samples(root, images_url, document)
+            except DownloadError as error:
+                warnings.warn(f"the sample photos could not be fetched: {error}", stacklevel=2)
+    if has_split(root, SPLIT):
+        note = (
+            f"COCO {SPLIT}: the {len(SAMPLE_IMAGES)} sample photos of the book in "
+            f"{display_path(root)} (set $ROIATTN_COCO_ROOT to use a COCO folder of your own)"
+        )
+        return DataSource(root, "samples", note)
+    why = "no network" if download else "downloads off"
+    return synthetic_coco(SPLIT, 0, SYNTHETIC_SAMPLES, why)
+
+
+def _fetch_samples(root: Path, images_url: str, document: dict) -> None:
+    """Fetch the sample photos, then write their annotation file (last, so a folder holding it
+    is complete)."""
+    folder = root / SPLIT
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs = [
+        (f"{images_url.rstrip('/')}/{SPLIT}/{r['file_name']}", folder / r["file_name"],
+         int(r["width"]), int(r["height"]))
+        for r in document["images"]
+    ]  # fmt: skip
+    print(f"fetching the {len(jobs)} sample photos (about 1.5 MB) to {display_path(root)}")
+    _fetch_images(jobs, "sample photos", 4, 2, 1.0, 30.0, True)
+    (root / "annotations").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SAMPLES_FILE, root / "annotations" / f"instances_{SPLIT}.json")
+
+
+def licences(root: Path) -> list[str]:
+    """One line per photo of a COCO folder: its file, licence and author page (for credits)."""
+    document = json.loads((root / "annotations" / f"instances_{SPLIT}.json").read_text())
+    names = {lic["id"]: lic["name"] for lic in document.get("licenses", [])}
+    return [
+        f"{r['file_name']}: {names.get(r.get('license'), 'licence unknown')}, "
+        f"{r.get('flickr_url') or r.get('coco_url', '')}"
+        for r in document["images"]
+    ]

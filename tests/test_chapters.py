@@ -1,0 +1,97 @@
+"""What every chapter promises a reader, checked on the saved notebooks: learning objectives, a
+one-line profile summary, exercises whose solutions are code that runs, no measured number typed
+into the prose, and no output that only makes sense on the machine that ran it."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+# Percentages the prose may quote because they are the paper author's claims, not measurements.
+QUOTED = {"83%", "82%"}
+PERCENT = re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s?%")
+POINTS = re.compile(r"(?<![\w.$])[+-]?\d+(?:\.\d+)?\s+points\b")
+MACHINE_PATH = re.compile(r"(?<![\w.$])/(?:work|tmp|home|root|Users|mnt|private|var)/[\w.\-/]+")
+
+
+def cells(notebook: Path) -> list[dict]:
+    return json.loads(notebook.read_text())["cells"]
+
+
+def text(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def tags(cell: dict) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_chapter_opens_with_what_the_reader_will_learn(notebook):
+    first = text(cells(notebook)[0])
+    assert first.startswith("# "), "a chapter starts with its title"
+    assert "In this chapter you will" in first, "learning objectives at the top"
+    objectives = [line for line in first.splitlines() if line.startswith("- ")]
+    assert len(objectives) >= 3
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_chapter_prints_a_one_line_profile_summary(notebook):
+    code = [text(c) for c in cells(notebook) if c["cell_type"] == "code"]
+    assert "roiattn.profiles.summary()" in code[1], "the imports cell prints the profile's line"
+    assert not re.search(r"print\(profile\)", "\n".join(code)), "no 27-line profile dump"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_prose_states_no_measured_number(notebook):
+    """A measured number belongs to the code that measured it (a hide-input cell displaying
+    Markdown), so that it cannot disagree with the output above it after a re-run."""
+    for index, cell in enumerate(cells(notebook)):
+        if cell["cell_type"] != "markdown":
+            continue
+        source = text(cell)
+        typed = [m for m in PERCENT.findall(source) if m.replace(" ", "") not in QUOTED]
+        assert not typed, f"cell {index} types measured percentages {typed}: compute them"
+        assert not POINTS.findall(source), f"cell {index} types a difference in points"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_exercise_has_a_solution_that_runs_and_prints(notebook):
+    chapter = cells(notebook)
+    prose = {i: text(c) for i, c in enumerate(chapter) if c["cell_type"] == "markdown"}
+    starts = [i for i, source in prose.items() if re.search(r"^## Exercises", source, re.M)]
+    assert starts, "a chapter ends with exercises"
+    numbered = re.compile(r"^\*\*\d+\.\*\*", re.M)
+    questions = [i for i, source in prose.items() if i >= starts[0] and numbered.search(source)]
+    assert questions, "numbered exercises (**1.**, **2.**, ...)"
+    for i in questions:
+        solution = chapter[i + 1]
+        assert solution["cell_type"] == "code", f"exercise in cell {i} has no code solution"
+        assert "hide-cell" in tags(solution), "solutions are collapsed in the book"
+        assert "print(" in text(solution), "a solution prints its observed answer"
+        assert "nbval-skip" not in tags(solution), "solutions run under nbval"
+    assert not any("<details>" in text(c) for c in chapter), "no solution left as unrun text"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_saved_outputs_travel(notebook):
+    """No absolute path of the machine that ran a chapter, and no progress bar frozen at its
+    first frame (the library's bars leave their final state)."""
+    for index, cell in enumerate(cells(notebook)):
+        for output in cell.get("outputs", []):
+            shown = json.dumps(output.get("text", "")) + json.dumps(output.get("data", {}))
+            path = MACHINE_PATH.search(shown)
+            assert path is None, f"cell {index} shows the machine path {path.group(0)}"
+            plain = "".join(output.get("data", {}).get("text/plain", ""))
+            assert not re.search(r"\b0%\|", plain), f"cell {index} saved a bar at 0%: {plain[:60]}"
+
+
+def test_the_shipped_results_hold_no_machine_path():
+    for path in (ROOT / "roiattn" / "results").glob("*.json"):
+        found = MACHINE_PATH.search(path.read_text())
+        assert found is None, f"{path.name} holds {found.group(0)}"
