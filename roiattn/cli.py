@@ -181,6 +181,7 @@ def _train(args: argparse.Namespace) -> int:
         regions = _regions_once(experiment, group)
         out = args.out or Path("runs") / _slug(args.method)
         say(experiment.summary())
+        say(f"data: {regions.source.note}")
         say(f"train: {regions.train.description}")
         processes = f", {group.world_size} processes" if group.distributed else ""
         say(f"checkpoints: {out}/last.pt{processes}")
@@ -240,7 +241,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     )
     if model.meta.get("image_size") and args.image_size is None:  # the size it was trained at
         experiment = experiment.replace(image_size=model.meta["image_size"])
-    test = experiment.regions().test
+    regions = experiment.regions()
+    test = regions.test
+    print(f"data: {regions.source.note}")
     print(f"model: {model.method} ({model.arch}) from {args.checkpoint}")
     print(f"test: {test.description}")
     report = evaluate(
@@ -266,7 +269,9 @@ def _compare(args: argparse.Namespace) -> int:
         raise UsageError("compare runs in one process: use torchrun with 'train' instead")
     experiment = experiment_from(args)
     print(experiment.summary())
-    comparison = experiment.run(args.methods or None, results_dir=args.results,
+    regions = experiment.regions()
+    print(f"data: {regions.source.note}")
+    comparison = experiment.run(args.methods or None, regions=regions, results_dir=args.results,
                                 retrain=args.retrain, save_models=args.save_models,
                                 device=args.device, progress=args.progress)  # fmt: skip
     print(comparison.to_markdown(metric=args.metric))

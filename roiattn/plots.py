@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from contourpy import contour_generator
 from matplotlib import pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -111,18 +112,36 @@ def _as_plane(array: Any) -> np.ndarray:
     return array
 
 
-def _outline(ax: Any, mask: np.ndarray, color: str = "white", width: float = 1.2) -> None:
-    """Draw the region's outline at pixel edges, a dark line under ``color``."""
-    height, width_px = mask.shape
-    grid = np.kron(mask > 0.5, np.ones((4, 4), dtype=np.float32))
-    if grid.min() == grid.max():
-        return
-    ys = (np.arange(grid.shape[0]) + 0.5) / 4
-    xs = (np.arange(grid.shape[1]) + 0.5) / 4
-    ax.contour(xs, ys, grid, levels=[0.5], colors="black", linewidths=width * 2)
-    ax.contour(xs, ys, grid, levels=[0.5], colors=color, linewidths=width)
-    ax.set_xlim(0, width_px)
-    ax.set_ylim(height, 0)
+def outline_lines(mask: np.ndarray) -> list[np.ndarray]:
+    """The region's outline at pixel edges, as polylines of ``(x, y)`` points in pixel
+    coordinates: traced once over the region's box (on a grid four times finer, so it follows
+    pixel edges), then drawable on any number of panels."""
+    inside = np.asarray(mask) > 0.5
+    if not inside.any() or inside.all():
+        return []
+    rows, cols = np.flatnonzero(inside.any(1)), np.flatnonzero(inside.any(0))
+    y0, x0 = max(rows[0] - 1, 0), max(cols[0] - 1, 0)
+    y1, x1 = min(rows[-1] + 2, inside.shape[0]), min(cols[-1] + 2, inside.shape[1])
+    grid = np.kron(inside[y0:y1, x0:x1], np.ones((4, 4), dtype=np.float32))
+    xs = x0 + (np.arange(grid.shape[1]) + 0.5) / 4
+    ys = y0 + (np.arange(grid.shape[0]) + 0.5) / 4
+    return list(contour_generator(xs, ys, grid).lines(0.5))
+
+
+def _outline(
+    ax: Any,
+    mask: np.ndarray,
+    color: str = "white",
+    width: float = 1.2,
+    lines: list[np.ndarray] | None = None,
+) -> None:
+    """Draw the region's outline at pixel edges (``lines``: its :func:`outline_lines`, when
+    already traced), a dark line under ``color``, over the image's extent."""
+    for line in outline_lines(mask) if lines is None else lines:
+        ax.plot(line[:, 0], line[:, 1], color="black", linewidth=width * 2)
+        ax.plot(line[:, 0], line[:, 1], color=color, linewidth=width)
+    ax.set_xlim(0, mask.shape[1])
+    ax.set_ylim(mask.shape[0], 0)
 
 
 def _size_pair(size: Any) -> tuple[int, int]:
@@ -161,15 +180,16 @@ def plot_mask_resizing(
     figure = plt.figure(figsize=(panel_size * columns, panel_size * len(modes) + 0.3))
     axes = figure.subplots(len(modes), columns, squeeze=False)
     source = torch.from_numpy(plane)
+    outline = outline_lines(plane)
     for row, mode in enumerate(modes):
         ax = axes[row, 0]
         if image is not None and row == 0:
             ax.imshow(denormalize(image), extent=extent, interpolation="nearest")
-            _outline(ax, plane, "white")
+            _outline(ax, plane, "white", lines=outline)
             ax.set_title(f"input {height}×{width}", fontsize=9)
         else:
             ax.imshow(plane, extent=extent, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            _outline(ax, plane, "tab:orange", width=0.8)
+            _outline(ax, plane, "tab:orange", width=0.8, lines=outline)
             if row == 0:
                 ax.set_title(f"mask {height}×{width}", fontsize=9)
         ax.set_ylabel(mode, fontsize=10)
@@ -178,7 +198,7 @@ def plot_mask_resizing(
             small = resize_mask(source, (h, w), mode)[0, 0].numpy()
             ax = axes[row, column]
             ax.imshow(small, extent=extent, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            _outline(ax, plane, "tab:orange", width=0.8)
+            _outline(ax, plane, "tab:orange", width=0.8, lines=outline)
             peak = float(small.max())
             ax.text(
                 0.03,
@@ -350,12 +370,13 @@ def plot_channel_maps(
 
     ``rows`` maps a label to a map ``(C, h, w)`` (or ``(1, C, h, w)``). Colours are symmetric
     around 0 (red positive, blue negative), on one scale per row (``scale="row"``, its range in
-    the row's label) or per panel (``scale="panel"``, in each title). With ``mask`` given, a
+    the row's label), one for the whole figure (``scale="figure"``, when rows are compared) or
+    per panel (``scale="panel"``, in each title). With ``mask`` given, a
     first column shows the mask resized (``mode``) to that row's size: what the branch's conv
     sees.
     """
-    if scale not in ("row", "panel"):
-        raise ValueError(f"scale must be 'row' or 'panel', got {scale!r}")
+    if scale not in ("row", "figure", "panel"):
+        raise ValueError(f"scale must be 'row', 'figure' or 'panel', got {scale!r}")
     if not rows:
         raise ValueError("rows is empty: give {label: map (C, h, w)}")
     if not channels:
@@ -364,19 +385,11 @@ def plot_channel_maps(
     columns = lead + len(channels)
     figure = plt.figure(figsize=(panel_size * columns, panel_size * len(rows) + 0.2))
     axes = figure.subplots(len(rows), columns, squeeze=False)
-    for row, (label, value) in enumerate(rows.items()):
-        if isinstance(value, torch.Tensor):
-            value = value.detach().cpu().float().numpy()
-        value = np.asarray(value, dtype=np.float32)
-        if value.ndim == 4 and value.shape[0] == 1:
-            value = value[0]
-        if value.ndim != 3:
-            raise ValueError(f"rows[{label!r}] must be shaped (C, h, w), got {value.shape}")
-        bad = [c for c in channels if not -value.shape[0] <= c < value.shape[0]]
-        if bad:
-            raise ValueError(f"channels {bad} out of range for rows[{label!r}] ({value.shape[0]})")
+    maps = {label: _channel_stack(label, value, channels) for label, value in rows.items()}
+    figure_range = max(float(np.abs(v[list(channels)]).max()) for v in maps.values()) or 1.0
+    for row, (label, value) in enumerate(maps.items()):
         shown = value[list(channels)]
-        row_range = float(np.abs(shown).max()) or 1.0
+        row_range = figure_range if scale == "figure" else float(np.abs(shown).max()) or 1.0
         if mask is not None:
             small = resize_mask(torch.as_tensor(_as_plane(mask)), value.shape[-2:], mode)
             ax = axes[row, 0]
@@ -396,6 +409,21 @@ def plot_channel_maps(
         ax.set_yticks([])
     figure.tight_layout()
     return figure
+
+
+def _channel_stack(label: str, value: Any, channels: Sequence[int]) -> np.ndarray:
+    """A map as float ``(C, h, w)``, with its channel indices checked."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu().float().numpy()
+    value = np.asarray(value, dtype=np.float32)
+    if value.ndim == 4 and value.shape[0] == 1:
+        value = value[0]
+    if value.ndim != 3:
+        raise ValueError(f"rows[{label!r}] must be shaped (C, h, w), got {value.shape}")
+    bad = [c for c in channels if not -value.shape[0] <= c < value.shape[0]]
+    if bad:
+        raise ValueError(f"channels {bad} out of range for rows[{label!r}] ({value.shape[0]})")
+    return value
 
 
 def plot_weight_growth(

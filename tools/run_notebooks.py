@@ -8,12 +8,18 @@ itself re-executes every notebook when it is built.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
 
 import nbclient
 import nbformat
+
+# as the test suite sets them (conftest.py): OpenMP threads that spin while they wait stall
+# each other when another process shares the cores, and bars redraw every 10 s
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("TQDM_MININTERVAL", "10")
 
 
 def run(path: Path, timeout: int = 1200) -> float:

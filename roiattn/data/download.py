@@ -274,16 +274,7 @@ def download_coco_subset(
     - Run again after an interruption: complete files are kept, partial ones resumed. When
       ``root`` already holds this very subset nothing is downloaded (works offline).
     """
-    if not isinstance(split, str) or not split or "/" in split or "\\" in split:
-        raise ValueError(f"split must be a folder name such as 'val2017', got {split!r}")
-    if max_images is not None and (
-        isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 1
-    ):
-        raise ValueError(f"max_images must be a positive int or None, got {max_images!r}")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive int, got {workers!r}")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ValueError(f"retries must be an int >= 0, got {retries!r}")
+    _check_subset_arguments(split, max_images, workers, retries)
     root = Path(root)
     annotation_file = root / "annotations" / f"instances_{split}.json"
     settings = {
@@ -331,6 +322,19 @@ def download_coco_subset(
         json.dump(subset, file)
     os.replace(temporary, annotation_file)
     return root
+
+
+def _check_subset_arguments(split: str, max_images: int | None, workers: int, retries: int) -> None:
+    if not isinstance(split, str) or not split or "/" in split or "\\" in split:
+        raise ValueError(f"split must be a folder name such as 'val2017', got {split!r}")
+    if max_images is not None and (
+        isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 1
+    ):
+        raise ValueError(f"max_images must be a positive int or None, got {max_images!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive int, got {workers!r}")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be an int >= 0, got {retries!r}")
 
 
 def subset_settings(root: str | os.PathLike, split: str) -> dict[str, Any] | None:

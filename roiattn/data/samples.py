@@ -86,11 +86,21 @@ def _fetch_samples(root: Path, images_url: str, document: dict) -> None:
 
 
 def licences(root: Path) -> list[str]:
-    """One line per photo of a COCO folder: its file, licence and author page (for credits)."""
+    """One line per photo of a COCO folder: its file, licence and page on Flickr (for
+    credits)."""
     document = json.loads((root / "annotations" / f"instances_{SPLIT}.json").read_text())
     names = {lic["id"]: lic["name"] for lic in document.get("licenses", [])}
     return [
-        f"{r['file_name']}: {names.get(r.get('license'), 'licence unknown')}, "
-        f"{r.get('flickr_url') or r.get('coco_url', '')}"
+        f"{r['file_name']}: {names.get(r.get('license'), 'licence unknown')}, {photo_page(r)}"
         for r in document["images"]
     ]
+
+
+def photo_page(record: dict) -> str:
+    """The photo's page on Flickr (where its author is named), from COCO's ``flickr_url``,
+    which points at the image file: ``.../<photo id>_<secret>_z.jpg``."""
+    url = str(record.get("flickr_url") or "")
+    photo = url.rsplit("/", 1)[-1].split("_", 1)[0]
+    if photo.isdigit():
+        return f"https://www.flickr.com/photo.gne?id={photo}"
+    return url or str(record.get("coco_url", ""))

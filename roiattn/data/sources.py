@@ -176,5 +176,4 @@ def synthetic_coco(split: str, seed: int, size: SyntheticSize, why: str) -> Data
         f"{why}), so {split} is {n_images} ContextShapes scenes ({size.image_size}px, seed "
         f"{seed}) written as COCO to {display_path(root)}. Results on it are not COCO results."
     )
-    warnings.warn(note, stacklevel=3)
     return DataSource(root, "synthetic", note)

@@ -39,7 +39,7 @@ from roiattn.data import (
     find_coco,
 )
 from roiattn.data.paths import default_data_dir, display_path
-from roiattn.models import RegionClassifier, build_model
+from roiattn.models import RegionClassifier, build_model, method_options
 from roiattn.train import TrainSettings
 
 # What chapter 6 compares: no mask, no context, hard attention at three depths, the attention
@@ -57,9 +57,8 @@ COCO_METHODS: tuple[str, ...] = (
     "attn-add@all",
     "mask-channel",
 )
-# The methods the paper's findings compare (and the lower bound): trained with every seed.
+# The methods the paper's findings compare: trained with every seed.
 FINDING_METHODS: tuple[str, ...] = (
-    "image",
     "hard@input",
     "hard@conv1",
     "attn-add@conv1",
@@ -228,9 +227,7 @@ class Experiment:
     def options_of(self, method: str) -> dict[str, Any]:
         """The model options ``method`` takes (``mask_resize="max"`` changes the hard and
         attention methods; ``image``, ``crop`` and ``mask-channel`` are built without it)."""
-        from roiattn.models.factory import OPTIONS, _family
-
-        return {k: v for k, v in self.model_options.items() if k in OPTIONS[_family(method)]}
+        return {k: v for k, v in self.model_options.items() if k in method_options(method)}
 
     @property
     def file_name(self) -> str:

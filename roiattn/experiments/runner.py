@@ -85,7 +85,7 @@ def _run_key(experiment: Experiment, method: str, seed: int, data: dict, device:
         "seed": seed,
         "arch": experiment.arch,
         "weights": experiment.weights,
-        "options": dict(experiment.model_options),
+        "options": experiment.options_of(method),
         "training": {
             k: v
             for k, v in experiment.training.to_dict().items()

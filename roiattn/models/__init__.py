@@ -19,7 +19,7 @@ from roiattn.models.baselines import (
     MaskChannelNet,
     mask_boxes,
 )
-from roiattn.models.factory import METHODS, build_model
+from roiattn.models.factory import METHODS, build_model, method_options
 
 __all__ = [
     "AttentionBranch",
@@ -40,6 +40,7 @@ __all__ = [
     "check_inputs",
     "make_resnet",
     "mask_boxes",
+    "method_options",
     "resnet_forward",
     "stage_channels",
 ]

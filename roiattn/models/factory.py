@@ -49,6 +49,11 @@ OPTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+def method_options(method: str) -> tuple[str, ...]:
+    """The options ``method`` takes beside arch, num_classes and weights."""
+    return OPTIONS[_family(method)]
+
+
 def _family(method: str) -> str:
     if method in ("image", "crop", "mask-channel"):
         return method
@@ -72,10 +77,10 @@ def build_model(
     if not isinstance(method, str):
         raise _unknown(repr(method), "not a string")
     family = _family(method)
-    unknown = sorted(set(options) - set(OPTIONS[family]))
+    unknown = sorted(set(options) - set(method_options(method)))
     if unknown:
         raise ValueError(
-            f"{method} takes no option {unknown}: its options are {list(OPTIONS[family])} "
+            f"{method} takes no option {unknown}: its options are {list(method_options(method))} "
             "(beside arch, num_classes and weights)"
         )
     common = {"arch": arch, "num_classes": num_classes, "weights": weights, **options}

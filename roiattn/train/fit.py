@@ -83,6 +83,33 @@ def _check(
         raise ValueError("resume=True needs the checkpoint_dir of the run to go on with")
 
 
+class Checkpoints:
+    """Where a run's state goes: ``<folder>/last.pt``, written by rank 0 only; no folder, no
+    checkpoints."""
+
+    def __init__(self, folder: str | Path | None, state: TrainState) -> None:
+        self.path = None if folder is None else Path(folder) / CHECKPOINT_NAME
+        self.state = state
+        data = state.data
+        self.meta = {"image_size": data.image_size, "view": data.view, "data": data.description}
+
+    def restore(self) -> None:
+        """Go on from the checkpoint, when there is one."""
+        if self.path is not None and self.path.exists():
+            saved = load_checkpoint(self.path)
+            self.state.load_state_dict(saved)
+            set_rng_state(saved["rng"])
+
+    def save(self) -> float:
+        """Write the checkpoint; returns the seconds it took (not training time)."""
+        started = time.perf_counter()
+        if self.path is not None and self.state.group.is_main:
+            state = self.state
+            save_checkpoint(self.path, state.model, classes=state.data.classes, meta=self.meta,
+                            run=state.state_dict())  # fmt: skip
+        return time.perf_counter() - started
+
+
 def validation_accuracy(model: nn.Module, data: RegionDataset, state: TrainState) -> float:
     """Top-1 accuracy on ``data``; each process takes every ``world_size``-th item and the
     counts are summed, so the result is exact and the same on every process."""
@@ -146,23 +173,10 @@ def fit(
     nhwc = use_channels_last(device, settings.channels_last)
     model.to(device, memory_format=torch.channels_last if nhwc else torch.contiguous_format)
     state = TrainState(model, train_data, sampler, settings, device, group)
-    checkpoint = None if checkpoint_dir is None else Path(checkpoint_dir) / CHECKPOINT_NAME
-    if resume and checkpoint is not None and checkpoint.exists():
-        saved = load_checkpoint(checkpoint)
-        state.load_state_dict(saved)
-        set_rng_state(saved["rng"])
-        del saved
-    meta = {"image_size": train_data.image_size, "view": train_data.view,
-            "data": train_data.description}  # fmt: skip
-
-    def save() -> float:
-        """Write the checkpoint (rank 0 only); returns the seconds it took."""
-        started = time.perf_counter()
-        if checkpoint is not None and group.is_main:
-            save_checkpoint(checkpoint, model, classes=train_data.classes, meta=meta,
-                            run=state.state_dict())  # fmt: skip
-        return time.perf_counter() - started
-
+    checkpoints = Checkpoints(checkpoint_dir, state)
+    if resume:
+        checkpoints.restore()
+    save = checkpoints.save
     bar = progress_bar(total=state.total_steps, initial=state.step, unit="step",
                        desc=state.history.method or "train",
                        disable=not progress or not group.is_main)  # fmt: skip

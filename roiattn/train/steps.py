@@ -56,14 +56,15 @@ def epoch_order(
     """The items of one epoch, in order: a function of ``(seed, epoch)`` only, so a resumed run
     draws exactly the batches the interrupted one would have.
 
-    Without a sampler, a seeded shuffle of every item. A sampler of your own (class-balanced,
-    ...) is seeded for the epoch: its ``set_epoch`` is called, its own ``generator`` reseeded,
-    and the global RNGs it might use are seeded.
+    Without a sampler, a shuffle of every item seeded with ``seed + epoch``, as torch's
+    ``DistributedSampler`` shuffles. A sampler of your own (class-balanced, ...) is seeded for
+    the epoch: its ``set_epoch`` is called, its own ``generator`` reseeded, and the global RNGs
+    it might use are seeded.
     """
-    seed = epoch_seed(seed, epoch)
     if sampler is None:
-        generator = torch.Generator().manual_seed(seed)
+        generator = torch.Generator().manual_seed(seed + epoch)
         return torch.randperm(len(data), generator=generator).tolist()
+    seed = epoch_seed(seed, epoch)
     with _seeded_globals(seed):
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
