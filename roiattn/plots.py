@@ -269,6 +269,26 @@ def plot_mask_survival(
     return figure
 
 
+def _arrow(
+    ax: Any, start: tuple[float, float], end: tuple[float, float], color: str = "black"
+) -> None:
+    ax.add_patch(
+        FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10, color=color, lw=1)
+    )
+
+
+def _box(
+    ax: Any, corner: tuple[float, float], text: str, face: str, edge: str, fontsize: float,
+    height: float = 0.64,
+) -> None:  # fmt: skip
+    """A rounded box 0.84 wide with ``text`` in its middle."""
+    patch = FancyBboxPatch(corner, 0.84, height, boxstyle="round,pad=0.02", facecolor=face,
+                           edgecolor=edge)  # fmt: skip
+    ax.add_patch(patch)
+    ax.text(corner[0] + 0.42, corner[1] + height / 2, text, ha="center", va="center",
+            fontsize=fontsize)  # fmt: skip
+
+
 def plot_merge_points(
     shapes: Mapping[str, Sequence[int]],
     merge_at: Sequence[str] = (),
@@ -295,62 +315,28 @@ def plot_merge_points(
     ax.set_ylim(-1.9, 0.75)
     ax.set_axis_off()
 
-    def arrow(start: tuple[float, float], end: tuple[float, float], color: str = "black") -> None:
-        ax.add_patch(
-            FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=10, color=color, lw=1)
-        )
-
     for index, name in enumerate(boxes):
         if name == "head":
             text, face = "avgpool\nfc → logits", "whitesmoke"
         else:
             c, h, w = (int(v) for v in shapes[name])
             extra = "\n(before bn1)" if name == "conv1" else ""
-            text, face = f"{name}{extra}\n{c}×{h}×{w}", "whitesmoke"
-            if name == "input":
-                face = "lightyellow"
-        ax.add_patch(
-            FancyBboxPatch(
-                (index - 0.42, -0.32),
-                0.84,
-                0.64,
-                boxstyle="round,pad=0.02",
-                facecolor=face,
-                edgecolor="gray",
-            )
-        )
-        ax.text(index, 0, text, ha="center", va="center", fontsize=7.5)
+            text = f"{name}{extra}\n{c}×{h}×{w}"
+            face = "lightyellow" if name == "input" else "whitesmoke"
+        _box(ax, (index - 0.42, -0.32), text, face, "gray", fontsize=7.5)
         if index + 1 < len(boxes):
-            arrow((index + 0.43, 0), (index + 0.57, 0))
+            _arrow(ax, (index + 0.43, 0), (index + 0.57, 0))
     symbol = "+" if op == "add" else "×"
-    for index, name in enumerate(names):
-        if name == "input":
-            continue
+    for index, name in enumerate(names[1:], start=1):
         active = name in merge_at
         color = "tab:red" if active else "lightgray"
         ax.text(index + 0.5, -0.62, symbol, ha="center", va="center", fontsize=13, color=color)
         if active:
-            ax.add_patch(
-                FancyBboxPatch(
-                    (index + 0.08, -1.75),
-                    0.84,
-                    0.6,
-                    boxstyle="round,pad=0.02",
-                    facecolor="mistyrose",
-                    edgecolor="tab:red",
-                )
-            )
             c, h, w = (int(v) for v in shapes[name])
-            ax.text(
-                index + 0.5,
-                -1.45,
-                f"mask → {h}×{w}\n3×3 conv, {c}",
-                ha="center",
-                va="center",
-                fontsize=7,
-            )
-            arrow((index + 0.5, -1.13), (index + 0.5, -0.75), color="tab:red")
-            arrow((index + 0.5, -0.5), (index + 0.5, -0.05), color="tab:red")
+            _box(ax, (index + 0.08, -1.75), f"mask → {h}×{w}\n3×3 conv, {c}", "mistyrose",
+                 "tab:red", fontsize=7, height=0.6)  # fmt: skip
+            _arrow(ax, (index + 0.5, -1.13), (index + 0.5, -0.75), color="tab:red")
+            _arrow(ax, (index + 0.5, -0.5), (index + 0.5, -0.05), color="tab:red")
     if title:
         ax.set_title(title, fontsize=10)
     figure.tight_layout()
@@ -397,8 +383,9 @@ def plot_channel_maps(
             ax.set_title(f"mask {value.shape[1]}×{value.shape[2]}", fontsize=8)
         for column, (channel, plane) in enumerate(zip(channels, shown, strict=True), start=lead):
             ax = axes[row, column]
-            limit = row_range if scale == "row" else float(np.abs(plane).max()) or 1.0
-            ax.imshow(plane, cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
+            limit = (float(np.abs(plane).max()) or 1.0) if scale == "panel" else row_range
+            shown_image = ax.imshow(plane, cmap=cmap, vmin=-limit, vmax=limit,
+                                    interpolation="nearest")  # fmt: skip
             extra = f" ±{limit:.2g}" if scale == "panel" else ""
             ax.set_title(f"channel {channel}{extra}", fontsize=8)
         axes[row, 0].set_ylabel(
@@ -408,6 +395,8 @@ def plot_channel_maps(
         ax.set_xticks([])
         ax.set_yticks([])
     figure.tight_layout()
+    if scale == "figure":
+        figure.colorbar(shown_image, ax=list(axes[:, lead:].flat), shrink=0.8)
     return figure
 
 

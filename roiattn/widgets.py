@@ -269,6 +269,28 @@ class RegionExplorer(widgets.VBox):
         self._quiet = False
         self._item: dict[str, Any] = {}
 
+        self._build_controls(initial, attentive, attention)
+        super().__init__(
+            [
+                widgets.HBox([self.image_picker, self.region_picker]),
+                widgets.HBox([self.source, self.attention_picker]),
+                widgets.HBox([self.x_range, self.y_range]),
+                self.status,
+                self.picture,
+                self.table,
+            ]
+        )
+        self._fill_regions(self.image_picker.value, initial)
+        self.image_picker.observe(self._on_image, "value")
+        self.region_picker.observe(self._on_region, "value")
+        self.source.observe(self._on_change, "value")
+        self.x_range.observe(self._on_box, "value")
+        self.y_range.observe(self._on_box, "value")
+        self.attention_picker.observe(self._on_change, "value")
+        self._select(initial)
+
+    def _build_controls(self, initial: int, attentive: list[str], attention: str | None) -> None:
+        """The pickers, the box sliders and the outputs, before they are laid out."""
         images = sorted(set(self.image_ids.tolist()))
         count = {i: int((self.image_ids == i).sum()) for i in images}
         self.image_picker = widgets.Dropdown(
@@ -296,24 +318,6 @@ class RegionExplorer(widgets.VBox):
         self.picture = widgets.Image(format="png", layout={"max_width": "100%"})
         self.table = widgets.HTML()
         self.status = widgets.HTML()
-        super().__init__(
-            [
-                widgets.HBox([self.image_picker, self.region_picker]),
-                widgets.HBox([self.source, self.attention_picker]),
-                widgets.HBox([self.x_range, self.y_range]),
-                self.status,
-                self.picture,
-                self.table,
-            ]
-        )
-        self._fill_regions(self.image_picker.value, initial)
-        self.image_picker.observe(self._on_image, "value")
-        self.region_picker.observe(self._on_region, "value")
-        self.source.observe(self._on_change, "value")
-        self.x_range.observe(self._on_box, "value")
-        self.y_range.observe(self._on_box, "value")
-        self.attention_picker.observe(self._on_change, "value")
-        self._select(initial)
 
     # -- callbacks
     def _fill_regions(self, image_id: Any, index: int | None = None) -> None:

@@ -787,7 +787,7 @@ def test_check_findings_on_a_tiny_comparison():
     text = experiments.findings_markdown(checks)
     assert text.count("- Finding ") == 4 and text.count("**contradicts**") == 3
     assert "  - small (n=20): +100.0 [+100.0, +100.0] points, higher: **agrees**" in text
-    assert "larger on small than on large regions by +100.0" in text
+    assert "the gap on small regions minus the gap on large ones is +100.0" in text
     significant = experiments.significant_gaps(checks)
     assert {(name, g.label) for name, g in significant} == {
         (name, label)

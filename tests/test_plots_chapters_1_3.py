@@ -136,6 +136,14 @@ def test_channel_maps_scale_per_row_or_per_panel():
     assert zeros.axes[0].images[0].get_clim() == (-1, 1)  # an all-zero map still draws
 
 
+def test_channel_maps_on_one_scale_for_the_whole_figure():
+    rows = {"weak": torch.full((2, 4, 4), 0.5), "strong": torch.full((2, 4, 4), -4.0)}
+    figure = plots.plot_channel_maps(rows, channels=(0, 1), scale="figure")
+    panels = [ax for ax in figure.axes if ax.images]
+    assert len(panels) == 4 and {ax.images[0].get_clim() for ax in panels} == {(-4, 4)}
+    assert len(figure.axes) == 5  # the four panels and one colour bar for all of them
+
+
 def test_channel_maps_refuse_bad_channels_and_shapes():
     with pytest.raises(ValueError, match="out of range"):
         plots.plot_channel_maps({"m": torch.zeros(2, 4, 4)}, channels=(5,))

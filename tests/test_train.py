@@ -283,6 +283,15 @@ def test_training_settings_are_one_checked_value():
         settings.replace(batch_size=0)  # a changed copy is checked like the original
 
 
+def test_whole_numbers_for_rates_are_the_same_settings_as_floats():
+    """``branch_lr_scale=1`` and ``1.0`` are one setting, in memory and in saved results (a run
+    saved with one is found again with the other)."""
+    whole = TrainSettings(lr=1, branch_lr_scale=1, weight_decay=0, grad_clip=5)
+    floats = TrainSettings(lr=1.0, branch_lr_scale=1.0, weight_decay=0.0, grad_clip=5.0)
+    assert json.dumps(whole.to_dict()) == json.dumps(floats.to_dict())
+    assert isinstance(TrainSettings().replace(branch_lr_scale=100).branch_lr_scale, float)
+
+
 @pytest.mark.parametrize(
     "changes, message",
     [
@@ -292,7 +301,7 @@ def test_training_settings_are_one_checked_value():
         ({"eval_batch_size": -1}, "eval_batch_size must be a positive int, got -1"),
         ({"optimizer": "rmsprop"}, "unknown optimizer 'rmsprop'"),
         ({"schedule": "step"}, "unknown schedule 'step'"),
-        ({"lr": 0}, "^lr must be > 0, got lr=0$"),
+        ({"lr": 0}, "^lr must be > 0, got lr=0.0$"),
         ({"lr": math.nan}, "^lr must be > 0, got lr=nan$"),
         ({"branch_lr_scale": 0.0}, "^branch_lr_scale must be > 0, got branch_lr_scale=0.0$"),
         ({"weight_decay": -1e-4}, "^weight_decay must be >= 0, got weight_decay=-0.0001$"),

@@ -162,11 +162,10 @@ def findings_markdown(checks: Sequence[FindingCheck]) -> str:
             )
         if check.small_vs_large is not None:
             c = check.small_vs_large
-            where = "larger" if c.difference > 0 else "smaller"
             agreement = AGREES if c.sign > 0 else CONTRADICTS if c.sign < 0 else NOT_SHOWN
             lines.append(
-                f"  - the paper expects the gap to be largest on small regions: here it is "
-                f"{where} on small than on large regions by {c} points: {_marker(agreement)}"
+                f"  - the paper expects the gap to be largest on small regions: the gap on small "
+                f"regions minus the gap on large ones is {c} points: {_marker(agreement)}"
             )
     return "\n".join(lines)
 

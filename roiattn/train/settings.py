@@ -50,6 +50,11 @@ class TrainSettings:
     eval_batch_size: int = 64
 
     def __post_init__(self) -> None:
+        # rates as floats, so that 1 and 1.0 are the same settings in saved results too
+        for name in ("lr", "branch_lr_scale", "weight_decay", "grad_clip"):
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, name, float(value))
         for name in ("epochs", "batch_size", "eval_batch_size"):
             _positive_int(name, getattr(self, name))
         for name in ("lr", "branch_lr_scale"):
