@@ -72,8 +72,8 @@ PROFILES: dict[str, Profile] = {
         max_train_items=1200,
         max_test_items=600,
         download_images=64,
-        synthetic_scenes=(60, 40),  # 300 training and 200 test regions: half of coco-mini's
-        epochs=4,
+        synthetic_scenes=(40, 30),  # 200 training and 150 test regions, to run, not to measure
+        epochs=3,
         lr=3e-3,
         seeds=(0, 1, 2),
         shapes_train=800,  # 4000 training regions, 250 steps in 2 epochs
@@ -84,7 +84,9 @@ PROFILES: dict[str, Profile] = {
         shapes_epochs=2,
         shapes_lr=3e-3,
         amp=False,
-        channels_last=False,
+        # channels-last memory: about a fifth faster per step for resnet10_w32 at 48 px on a
+        # 2-core CPU (0.070 against 0.083 s for a batch of 32, measured)
+        channels_last=True,
     ),
     "full": Profile(
         name="full",

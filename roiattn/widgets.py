@@ -412,21 +412,18 @@ def region_explorer(
     dataset: RegionDataset,
     models: Mapping[str, nn.Module],
     classes: Sequence[str] | None = None,
-    *,
-    initial: int = 0,
-    attention: str | None = None,
-    top_k: int = 5,
-    dpi: int = 72,
+    **options: Any,
 ) -> RegionExplorer:
     """The region explorer over ``dataset`` (region items: ``image``, ``mask``, ``label``,
     ``area``, ideally ``image_id``) and trained ``models`` (``{method: model}``, all taking the
     dataset's images as they are).
 
-    It opens on item ``initial``, showing that region's mask, the attention maps of
-    ``attention`` (an ``attn-*`` method of ``models``; default: the first one) and every
-    model's ``top_k`` best classes. ``classes`` default to the dataset's.
+    Its options: it opens on item ``initial`` (0), showing that region's mask, the attention
+    maps of ``attention`` (an ``attn-*`` method of ``models``; default: the first one) and every
+    model's ``top_k`` (5) best classes, drawn at ``dpi`` (72). ``classes`` default to the
+    dataset's.
     """
-    return RegionExplorer(dataset, models, classes, initial, attention, top_k, dpi)
+    return RegionExplorer(dataset, models, classes, **options)
 
 
 # ---------------------------------------------------------------------------- size-bin explorer
@@ -532,14 +529,11 @@ class SizeBinExplorer(widgets.VBox):
 def size_bin_explorer(
     comparison: Any,
     dataset: RegionDataset | None = None,
-    *,
-    scheme: str | None = None,
-    initial: str | None = None,
-    n_examples: int = 6,
-    dpi: int = 72,
+    **options: Any,
 ) -> SizeBinExplorer:
     """A slider over the size bins of ``comparison`` (a :class:`~roiattn.experiments.Comparison`)
     showing every method's accuracy there; with ``dataset`` (the test data the comparison was
     evaluated on, same order) also ``n_examples`` regions of the bin, each with how many methods
-    got it right. Opens on bin ``initial`` (default: the smallest non-empty one)."""
-    return SizeBinExplorer(comparison, dataset, scheme, initial, n_examples, dpi)
+    got it right. Its options: ``scheme`` (default: the comparison's), ``initial`` (the bin it
+    opens on; default: the smallest non-empty one), ``n_examples`` (6) and ``dpi`` (72)."""
+    return SizeBinExplorer(comparison, dataset, **options)

@@ -15,8 +15,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import torch
+import torchvision
 from pycocotools.coco import COCO
 
+from conftest import make_synthetic_coco
+from roiattn import experiments
 from roiattn.data import (
     COCORegions,
     ContextShapes,
@@ -559,3 +563,49 @@ def test_find_coco_falls_back_to_synthetic_data_with_both_splits_in_one_folder(
         warnings.simplefilter("ignore", UserWarning)
         other = find_coco("val2017", synthetic=SMALL, seed=1, download=False)
     assert other.root == no_coco_env / "context-shapes" / "4-3x64px-seed1"
+
+
+@pytest.mark.slow
+def test_the_full_profile_runs_end_to_end_offline(no_coco_env, monkeypatch, tmp_path):
+    """The GPU path, exercised on this machine at tiny sizes: the full profile's COCO experiment
+    downloads both splits from a mirror (a server on 127.0.0.1: nothing outside is reached),
+    builds ResNet-50 with ``weights="DEFAULT"`` from a prepared torch hub cache, and trains and
+    evaluates through the ``experiment.run()`` that chapter 6 calls."""
+    source = tmp_path / "source"
+    for split, seed in (("train2017", 1), ("val2017", 2)):
+        make_synthetic_coco(source, split, n_images=8, seed=seed)
+    folder = tmp_path / "mirror"
+    (folder / "annotations").mkdir(parents=True)
+    with zipfile.ZipFile(folder / ARCHIVE, "w") as archive:
+        for path in sorted((source / "annotations").glob("instances_*.json")):
+            archive.write(path, f"annotations/{path.name}")
+    for split in ("train2017", "val2017"):
+        (folder / split).symlink_to(source / split)
+    # a ResNet-50 state dict under the file name torchvision looks for: the loader of the real
+    # ImageNet weights reads it (they cannot be downloaded here)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    hub = tmp_path / "torch" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    name = torchvision.models.ResNet50_Weights.DEFAULT.url.rsplit("/", 1)[-1]
+    torch.save(torchvision.models.resnet50().state_dict(), hub / name)
+    server = Mirror(folder)
+    monkeypatch.setenv("ROIATTN_COCO_MIRROR", server.url)
+    experiment = experiments.coco("full").replace(
+        image_size=32, download_images=6, batch_size=4, max_steps=2, eval_batch_size=8,
+        num_workers=0, seeds=(0,),
+    )  # fmt: skip
+    try:
+        comparison = experiment.run(["hard@input", "attn-add@conv1"], progress=False)
+    finally:
+        server.close()
+    made = comparison.provenance
+    assert made["profile"] == "full" and made["source_kind"] == "download"
+    assert (made["experiment"]["arch"], made["experiment"]["weights"]) == ("resnet50", "DEFAULT")
+    assert {path.split("/")[0] for path, _ in server.requests} == {
+        "annotations", "train2017", "val2017"
+    }  # fmt: skip
+    images = {path for path, _ in server.requests if not path.startswith("annotations/")}
+    assert len(images) == 12  # six images per split
+    for method in comparison.methods:
+        assert len(comparison.history(method).loss) == 2  # trained, two steps
+        assert 0 <= comparison.accuracy(method, "overall", "accuracy") <= 1

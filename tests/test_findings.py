@@ -12,9 +12,11 @@ regions of each bin (the margins were measured in it):
 2. attention at the first layer is far ahead of the merge at layer3 on small regions;
 3. the whole image, mask ignored, is far behind.
 
-It always trains (``retrain=True``), into ``$ROIATTN_DATA/results``, where chapter 5 then finds
-the same runs and loads them. The margins are set well inside what was measured (see the
-closing note of issue 4). About three minutes on two CPU cores; marked ``slow``.
+It trains into ``$ROIATTN_DATA/results`` the runs chapter 5 loads, or loads them when chapter 5
+(the book build, earlier in the suite) made them already: the same runs are never trained twice
+in one test session. The time budget is checked on the training and evaluation time saved with
+each run, so it holds either way. The margins are set well inside what was measured (see the
+closing note of issue 4). About three minutes on two CPU cores when it trains; marked ``slow``.
 """
 
 import pytest
@@ -27,10 +29,16 @@ BUDGET_SECONDS = 300  # the issue's budget for its seven methods; SHAPES_METHODS
 
 @pytest.fixture(scope="module")
 def comparison():
-    result = experiments.shapes("quick").run(retrain=True, progress=False)
+    result = experiments.shapes("quick").run(progress=False)
     print(result.to_markdown(metric="accuracy"))
-    print(f"compare took {result.provenance['seconds']:.0f} s on {result.provenance['device']}")
+    print(f"runs trained in {run_seconds(result):.0f} s on {result.provenance['device']}")
     return result
+
+
+def run_seconds(comparison) -> float:
+    """The training and evaluation time of every run, as saved when it was made."""
+    runs = [run for runs in comparison.runs.values() for run in runs]
+    return sum(run.seconds["train"] + run.seconds["evaluate"] for run in runs)
 
 
 def top1(comparison, method, column="overall"):
@@ -44,7 +52,6 @@ def test_the_table_has_the_worlds_two_size_bins_and_is_where_chapter_5_loads_it(
     assert comparison.columns() == ["small", "large", "overall", "mean class"]
     assert comparison.methods == list(experiments.SHAPES_METHODS)
     assert all(comparison.seeds(m) == [0] for m in comparison.methods)  # one seed in quick
-    assert comparison.provenance["cached"] == []  # every run trained here
     assert comparison.path == experiments.results_dir() / "shapes-quick.json"
     loaded = experiments.load_results(comparison.path)
     assert loaded.table("accuracy") == comparison.table("accuracy")
@@ -52,7 +59,7 @@ def test_the_table_has_the_worlds_two_size_bins_and_is_where_chapter_5_loads_it(
 
 @pytest.mark.slow
 def test_the_whole_comparison_takes_at_most_five_minutes(comparison):
-    spent = comparison.provenance["seconds"]
+    spent = run_seconds(comparison)
     assert spent <= BUDGET_SECONDS, f"{spent:.0f} s for {len(comparison.methods)} methods"
 
 

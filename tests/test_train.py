@@ -197,7 +197,13 @@ def test_without_a_sampler_each_epoch_is_a_seeded_shuffle_of_every_item():
     orders = {(seed, epoch): epoch_order(data, None, seed, epoch) for seed in (0, 1)
               for epoch in (0, 1)}  # fmt: skip
     assert all(sorted(order) == list(range(24)) for order in orders.values())
-    assert len({tuple(order) for order in orders.values()}) == 4  # seed and epoch both count
+    assert orders[0, 0] != orders[0, 1] and orders[0, 0] != orders[1, 0]  # both count
+    # seeded with seed + epoch, as torch's DistributedSampler: seed 0's second epoch is seed 1's
+    # first (the seeds of a comparison are consecutive, so runs differ in every epoch but share
+    # orders shifted by one epoch, as they would under DistributedSampler)
+    assert orders[0, 1] == orders[1, 0]
+    expected = torch.randperm(24, generator=torch.Generator().manual_seed(0 + 1)).tolist()
+    assert orders[0, 1] == expected
     assert epoch_order(data, None, 1, 1) == orders[1, 1]
     state = torch.get_rng_state()
     epoch_order(data, None, 0, 0)

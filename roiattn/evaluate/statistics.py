@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -196,21 +197,12 @@ def gap_contrast(
     b: Sequence[Report] | Report,
     first: np.ndarray,
     second: np.ndarray,
-    *,
-    label: str = "contrast",
-    metric: str = "mean_class",
-    level: float = 0.95,
-    resamples: int = 2000,
-    seed: int = 0,
-    chunk: int = 250,
+    **options: Any,
 ) -> Gap:
     """How much larger the gap ``a - b`` is on the instances ``first`` selects than on those
     ``second`` selects (e.g. small against large regions): :func:`paired_contrast` of the two
-    selections."""
-    return paired_contrast(
-        (a, b, first), (a, b, second), label=label, metric=metric, level=level,
-        resamples=resamples, seed=seed, chunk=chunk,
-    )  # fmt: skip
+    selections, with its options (``label``, ``metric``, ``level``, ``resamples``, ``seed``)."""
+    return paired_contrast((a, b, first), (a, b, second), **options)
 
 
 def paired_contrast(
