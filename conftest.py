@@ -19,8 +19,9 @@ os.environ.setdefault("TQDM_MININTERVAL", "10")
 def pytest_collection_modifyitems(items):
     """Build the book and check its pages last (a stable sort keeps every other order).
 
-    By then the package tests and the chapters under nbval have trained the comparisons the
-    chapters show into ``$ROIATTN_DATA/results``, and the book build, which executes every
-    chapter again, loads them instead of training them a second time.
+    By then ``tests/test_findings.py`` has trained chapter 5's comparison into
+    ``$ROIATTN_DATA/results``, and the book build, which executes every chapter on the COCO
+    source, loads it instead of training it a second time (the offline nbval pass of
+    ``tests/test_synthetic_source.py`` trains the COCO chapters on its own synthetic data).
     """
     items.sort(key=lambda item: item.path.name == "test_book.py")
