@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from roiattn.data import samples
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
@@ -87,6 +89,12 @@ def test_the_install_cell_installs_roiattn_beside_colabs_torch(tmp_path):
         + cell
         + "\nimport roiattn, torch"
         + "\nprint('roiattn', roiattn.__file__)\nprint('torch', torch.__file__)\n"
+        # the package data a chapter opened alone needs: reference results, sample annotations
+        + "names = roiattn.experiments.reference_names()\n"
+        + "print('references', ','.join(names))\n"
+        + "print('methods', len(roiattn.experiments.reference_results(names[0]).methods))\n"
+        + "import json\nfrom roiattn.data import samples\n"
+        + "print('samples', len(json.loads(samples.SAMPLES_FILE.read_text())['images']))\n"
     )
     result = subprocess.run(
         [str(python), "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
@@ -97,3 +105,6 @@ def test_the_install_cell_installs_roiattn_beside_colabs_torch(tmp_path):
     # Colab's torch, where it was: pip found it satisfied and installed no copy of its own
     assert lines["torch"].startswith(str(tmp_path / "preinstalled" / "torch"))
     assert not list((tmp_path / "colab-venv").glob("lib/python*/site-packages/torch"))
+    # read from the installed package, in a folder that holds no repository
+    assert lines["references"] == "coco-quick-48-epochs" and int(lines["methods"]) == 10
+    assert int(lines["samples"]) == len(samples.SAMPLE_IMAGES)
