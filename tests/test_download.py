@@ -123,15 +123,21 @@ class Mirror:
 
 @pytest.fixture(scope="module")
 def mirror(coco_root, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mirror")
-    (folder / "annotations").mkdir()
+    server = Mirror(mirror_folder(coco_root, tmp_path_factory.mktemp("mirror"), ["val2017"]))
+    yield server
+    server.close()
+
+
+def mirror_folder(coco_root: Path, folder: Path, splits: list[str]) -> Path:
+    """``folder`` laid out as images.cocodataset.org: the annotation archive of ``coco_root``
+    and its image folders of ``splits``."""
+    (folder / "annotations").mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(folder / ARCHIVE, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted((coco_root / "annotations").glob("instances_*.json")):
             archive.write(path, f"annotations/{path.name}")
-    (folder / "val2017").symlink_to(coco_root / "val2017")
-    server = Mirror(folder)
-    yield server
-    server.close()
+    for split in splits:
+        (folder / split).symlink_to(coco_root / split)
+    return folder
 
 
 @pytest.fixture
@@ -574,13 +580,7 @@ def test_the_full_profile_runs_end_to_end_offline(no_coco_env, monkeypatch, tmp_
     source = tmp_path / "source"
     for split, seed in (("train2017", 1), ("val2017", 2)):
         make_synthetic_coco(source, split, n_images=8, seed=seed)
-    folder = tmp_path / "mirror"
-    (folder / "annotations").mkdir(parents=True)
-    with zipfile.ZipFile(folder / ARCHIVE, "w") as archive:
-        for path in sorted((source / "annotations").glob("instances_*.json")):
-            archive.write(path, f"annotations/{path.name}")
-    for split in ("train2017", "val2017"):
-        (folder / split).symlink_to(source / split)
+    folder = mirror_folder(source, tmp_path / "mirror", ["train2017", "val2017"])
     # a ResNet-50 state dict under the file name torchvision looks for: the loader of the real
     # ImageNet weights reads it (they cannot be downloaded here)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
