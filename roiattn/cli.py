@@ -197,9 +197,9 @@ def _train(args: argparse.Namespace) -> int:
         say(repr(history))
         if args.evaluate:
             say(f"test: {regions.test.description}")
-            report = evaluate(model, regions.test, batch_size=experiment.training.eval_batch_size,
-                              device=args.device, bins=experiment.bins,
-                              progress=args.progress)  # fmt: skip
+            report = evaluate(model, regions.test, device=args.device, bins=experiment.bins,
+                              progress=args.progress,
+                              **experiment.training.evaluation())  # fmt: skip
             (out / "report.json").write_text(json.dumps(report.to_dict(), allow_nan=False))
             say(report.to_markdown())
         return 0
@@ -273,7 +273,8 @@ def _compare(args: argparse.Namespace) -> int:
     print(f"data: {regions.source.note}")
     comparison = experiment.run(args.methods or None, regions=regions, results_dir=args.results,
                                 retrain=args.retrain, save_models=args.save_models,
-                                device=args.device, progress=args.progress)  # fmt: skip
+                                device=args.device, jobs=args.jobs,
+                                progress=args.progress)  # fmt: skip
     print(comparison.to_markdown(metric=args.metric))
     print(f"saved {comparison.path}")
     return 0
@@ -329,6 +330,15 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 # -- the parser --------------------------------------------------------------------------------
+def _command(
+    commands: Any, name: str, run: Callable[[argparse.Namespace], int], help: str, description: str
+) -> argparse.ArgumentParser:
+    """A sub-command ``name`` that calls ``run`` with the parsed arguments."""
+    parser = commands.add_parser(name, help=help, description=description)
+    parser.set_defaults(func=run)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m roiattn",
@@ -336,8 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = commands.add_parser(
+    train = _command(
+        commands,
         "train",
+        _train,
         help="train one method (several GPUs: torchrun --nproc_per_node=N -m roiattn train)",
         description="Train a region classifier on an experiment's regions; checkpoints go to "
         "--out and --resume goes on from them. Under torchrun it trains with "
@@ -354,10 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _experiment_options(train)
     _run_options(train)
-    train.set_defaults(func=_train)
 
-    evaluate = commands.add_parser(
+    evaluate = _command(
+        commands,
         "evaluate",
+        _evaluate,
         help="evaluate a checkpoint per size bin",
         description="Accuracy of a saved model overall, per class and per segment-size bin, on "
         "the test regions of the experiment it was trained on (or --experiment).",
@@ -369,10 +382,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", type=Path, help="save the report as JSON here")
     _experiment_options(evaluate, training=False)
     _run_options(evaluate)
-    evaluate.set_defaults(func=_evaluate)
 
-    compare = commands.add_parser(
+    compare = _command(
+        commands,
         "compare",
+        _compare,
         help="train and evaluate an experiment's methods: one table",
         description="Train each method on the same regions, budget and seeds, evaluate each per "
         "size bin, and save the table with its provenance; runs made before (by a chapter too) "
@@ -385,15 +399,20 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--retrain", action="store_true", help="ignore runs made before")
     compare.add_argument("--save-models", action="store_true", help="keep each trained model")
     compare.add_argument(
+        "--jobs", type=positive_int,
+        help="runs trained at once on a Linux CPU (default: one per CPU thread; 1 on a GPU)",
+    )  # fmt: skip
+    compare.add_argument(
         "--metric", choices=("mean_class", "accuracy"), default="mean_class",
         help="what the size-bin columns show (default mean_class)",
     )  # fmt: skip
     _experiment_options(compare)
     _run_options(compare)
-    compare.set_defaults(func=_compare)
 
-    predict = commands.add_parser(
+    predict = _command(
+        commands,
         "predict",
+        _predict,
         help="classify one region of one image",
         description="Top classes of the region a mask image (non-zero pixels) or a box marks.",
     )
@@ -405,17 +424,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="the region as a box in pixels, instead of a mask",
     )  # fmt: skip
     predict.add_argument("--top-k", type=positive_int, default=5, help="how many classes")
-    predict.set_defaults(func=_predict)
 
-    bench = commands.add_parser(
+    bench = _command(
+        commands,
         "bench",
+        _bench,
         help="run a benchmark",
         description="Benchmarks: "
         + "; ".join(f"{name}: {what}" for name, what in BENCHMARKS.items()),
     )
     bench.add_argument("which", choices=sorted(BENCHMARKS), help="which benchmark")
     bench.add_argument("rest", nargs=argparse.REMAINDER, help="its own options (try --help)")
-    bench.set_defaults(func=_bench)
     return parser
 
 

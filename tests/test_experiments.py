@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -44,6 +45,7 @@ from roiattn.experiments import (
     runner,
     verdict,
 )
+from roiattn.experiments.parallel import choose_jobs, run_in_workers
 from roiattn.models import build_model
 from roiattn.train import History, TrainSettings
 
@@ -240,6 +242,71 @@ def test_every_method_starts_from_the_same_backbone(monkeypatch, tmp_path):
     other = experiment.model("image", 3, 6).backbone.state_dict()
     assert all(torch.equal(first[k], same[k]) for k in first)
     assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
+class FailingRegions(TinyRegions):
+    """TinyRegions whose item 5 cannot be read."""
+
+    def __getitem__(self, index: int) -> dict:
+        if index == 5:
+            raise OSError("item 5 of the test's regions is unreadable")
+        return super().__getitem__(index)
+
+
+def test_runs_trained_side_by_side_equal_runs_trained_one_after_another(monkeypatch, tmp_path):
+    # one thread everywhere (the fixture; workers always have one), so the two must agree exactly
+    trainers = tmp_path / "trainers"
+    trainers.mkdir()
+    real = runner.train_and_evaluate
+
+    def recording(*args, **kwargs):  # forked workers inherit the patch
+        (trainers / str(os.getpid())).touch()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "train_and_evaluate", recording)
+    experiment = tiny(seeds=(3, 4), all_seeds=METHODS).replace(max_steps=3)
+    serial = compare(experiment, regions=tiny_regions(), results_dir=tmp_path / "one",
+                     jobs=1, progress=False)  # fmt: skip
+    assert [p.name for p in trainers.iterdir()] == [str(os.getpid())]
+    parallel = compare(experiment, regions=tiny_regions(), results_dir=tmp_path / "two",
+                       jobs=2, progress=False)  # fmt: skip
+    workers = {p.name for p in trainers.iterdir()} - {str(os.getpid())}
+    assert len(workers) == 2, "the four runs should have trained in two other processes"
+    assert (serial.provenance["jobs"], parallel.provenance["jobs"]) == (1, 2)
+    for method in METHODS:
+        pairs = zip(serial.runs[method], parallel.runs[method], strict=True)
+        for one, two in pairs:
+            assert one.seed == two.seed
+            assert np.array_equal(one.report.predictions, two.report.predictions)
+            assert one.history.loss == two.history.loss
+        assert (tmp_path / "two" / "runs").is_dir()
+    again = compare(experiment, regions=tiny_regions(), results_dir=tmp_path / "two", jobs=2,
+                    progress=False)  # fmt: skip
+    assert len(again.provenance["cached"]) == 4  # the workers saved every run they trained
+
+
+def test_a_run_that_fails_in_a_worker_fails_the_comparison_with_its_error(tmp_path):
+    regions = Regions(FailingRegions(16), TinyRegions(10, seed=1), tiny_regions().source)
+    with pytest.raises(OSError, match="item 5 of the test's regions is unreadable"):
+        compare(tiny(seeds=(3, 4), all_seeds=METHODS), regions=regions, results_dir=tmp_path,
+                jobs=2, progress=False)  # fmt: skip
+
+
+def test_a_worker_that_dies_is_reported_with_what_to_do():
+    with pytest.raises(RuntimeError, match="a training process died.*resume from their checkp"):
+        list(run_in_workers(os._exit, [(3,)], 1, None))
+
+
+def test_jobs_are_checked_and_one_on_a_gpu():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    with torch_threads(2):
+        assert choose_jobs(None, cpu, 8) == 2 and choose_jobs(None, cpu, 1) == 1
+        assert choose_jobs(None, cuda, 8) == 1 and choose_jobs(3, cpu, 8) == 3
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="jobs must be a positive whole number"):
+            choose_jobs(bad, cpu, 4)
+    with pytest.raises(ValueError, match="on cuda the runs share one device|jobs=1 or unset"):
+        choose_jobs(2, cuda, 4)
 
 
 def test_the_datasets_own_bins_become_the_columns(tmp_path):

@@ -199,11 +199,10 @@ class COCORegions(WindowedRegions):
         self.class_ids: list[int] = [int(c["id"]) for c in chosen]
         label_of = {cid: label for label, cid in enumerate(self.class_ids)}
         self._build_index(document, label_of)
-        self.description = (
-            f"COCORegions {split} at {display_path(self.root)}: {len(self)} regions of "
-            f"{len(self.classes)} classes in {len(np.unique(self.image_ids))} images "
-            f"(min_area={min_area}, crowd {'in' if self.include_crowd else 'out'}); view={view}, "
-            f"image_size={image_size}"
+        self.description = self.describe(
+            f"COCORegions {split} at {display_path(self.root)}",
+            len(np.unique(self.image_ids)),
+            f"crowd {'in' if self.include_crowd else 'out'}",
         )
 
     # ------------------------------------------------------------------ index

@@ -61,7 +61,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -71,50 +71,32 @@ from roiattn.data.images import normalize
 from roiattn.data.indexing import check_index
 from roiattn.data.regions import RegionDataset
 
-# name of each class's body (shape), its colour, and the name and colour of its home terrain
-CLASS_NAMES: tuple[str, ...] = (
-    "disc",
-    "square",
-    "triangle",
-    "cross",
-    "ring",
-    "diamond",
-    "bar",
-    "hexagon",
+
+class WorldClass(NamedTuple):
+    """One class of the world: its body's shape and colour, and its home terrain and colour."""
+
+    shape: str
+    colour: tuple[int, int, int]
+    terrain: str
+    terrain_colour: tuple[int, int, int]
+
+
+WORLD_CLASSES: tuple[WorldClass, ...] = (
+    WorldClass("disc", (215, 35, 35), "water", (50, 100, 200)),  # red
+    WorldClass("square", (245, 130, 20), "grass", (70, 160, 60)),  # orange
+    WorldClass("triangle", (245, 225, 30), "sand", (225, 200, 120)),  # yellow
+    WorldClass("cross", (220, 50, 190), "snow", (240, 240, 245)),  # magenta
+    WorldClass("ring", (0, 150, 140), "rock", (128, 128, 128)),  # teal
+    WorldClass("diamond", (30, 30, 120), "soil", (130, 80, 40)),  # navy
+    WorldClass("bar", (255, 160, 190), "heather", (150, 100, 170)),  # pink
+    WorldClass("hexagon", (170, 230, 40), "ice", (150, 220, 230)),  # lime
 )
-BODY_COLOURS: tuple[tuple[int, int, int], ...] = (
-    (215, 35, 35),  # red
-    (245, 130, 20),  # orange
-    (245, 225, 30),  # yellow
-    (220, 50, 190),  # magenta
-    (0, 150, 140),  # teal
-    (30, 30, 120),  # navy
-    (255, 160, 190),  # pink
-    (170, 230, 40),  # lime
-)
-TERRAIN_NAMES: tuple[str, ...] = (
-    "water",
-    "grass",
-    "sand",
-    "snow",
-    "rock",
-    "soil",
-    "heather",
-    "ice",
-)
-TERRAIN_COLOURS: tuple[tuple[int, int, int], ...] = (
-    (50, 100, 200),  # water
-    (70, 160, 60),  # grass
-    (225, 200, 120),  # sand
-    (240, 240, 245),  # snow
-    (128, 128, 128),  # rock
-    (130, 80, 40),  # soil
-    (150, 100, 170),  # heather
-    (150, 220, 230),  # ice
-)
+CLASS_NAMES: tuple[str, ...] = tuple(c.shape for c in WORLD_CLASSES)
+BODY_COLOURS = np.array([c.colour for c in WORLD_CLASSES])
+TERRAIN_COLOURS = np.array([c.terrain_colour for c in WORLD_CLASSES])
 SPECK_COLOUR: tuple[int, int, int] = (20, 20, 20)
 RIM_COLOUR: tuple[int, int, int] = (190, 190, 190)  # every speck's pale outline
-MAX_CLASSES = len(CLASS_NAMES)
+MAX_CLASSES = len(WORLD_CLASSES)
 MIN_IMAGE_SIZE = 32
 SCENE_CACHE_BYTES = 64 * 2**20  # drawn scenes kept per dataset (all 800 of the quick profile's)
 
@@ -218,7 +200,7 @@ class ContextShapes(RegionDataset):
             self.speck_half + 1, math.floor((SPECK_HALF + RIM_WIDTH) * self.image_size)
         )
         self.classes: list[str] = list(CLASS_NAMES[: self.n_classes])
-        self.terrains: list[str] = list(TERRAIN_NAMES[: self.n_classes])
+        self.terrains: list[str] = [c.terrain for c in WORLD_CLASSES[: self.n_classes]]
         self.description = self._describe()
 
         # one row per object: scene, kind, class, centre x, centre y, radius (a speck: half its
@@ -331,7 +313,7 @@ class ContextShapes(RegionDataset):
             return None
         site_xy = np.concatenate([np.array(specks).reshape(-1, 2), others])
         site_terrain = np.concatenate([speck_classes, rng.integers(0, k, len(others))])
-        site_colour = np.array(TERRAIN_COLOURS)[site_terrain] + rng.integers(
+        site_colour = TERRAIN_COLOURS[site_terrain] + rng.integers(
             -COLOUR_JITTER, COLOUR_JITTER + 1, (len(site_xy), 3)
         )
         sites = np.column_stack([site_xy, site_terrain, site_colour]).astype(np.float32)
@@ -341,7 +323,7 @@ class ContextShapes(RegionDataset):
             colour = np.array(SPECK_COLOUR) + rng.integers(-COLOUR_JITTER, COLOUR_JITTER + 1, 3)
             objects.append([0, KIND_SMALL, c, x, y, self.speck_half, 0.0, *colour])
         for (x, y, radius), c in zip(large, large_classes, strict=True):
-            colour = np.array(BODY_COLOURS[c]) + rng.integers(-COLOUR_JITTER, COLOUR_JITTER + 1, 3)
+            colour = BODY_COLOURS[c] + rng.integers(-COLOUR_JITTER, COLOUR_JITTER + 1, 3)
             angle = rng.uniform(0, 2 * math.pi)
             objects.append([0, KIND_LARGE, c, x, y, radius, angle, *colour])
         objects_array = np.array(objects, dtype=np.float64).reshape(-1, 10)

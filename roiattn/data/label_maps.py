@@ -173,12 +173,11 @@ class LabelMapRegions(WindowedRegions):
         self.classes, self._label_of = _class_table(classes)
         self.connectivity = connectivity
         self._build_index()
-        self.description = (
+        self.description = self.describe(
             f"LabelMapRegions {display_path(self.label_dir)} (images "
-            f"{display_path(self.image_dir)}): {len(self)} regions of {len(self.classes)} "
-            f"classes in {len(self.image_files)} images "
-            f"(min_area={min_area}, {connectivity}-connected); view={view}, "
-            f"image_size={image_size}"
+            f"{display_path(self.image_dir)})",
+            len(self.image_files),
+            f"{connectivity}-connected",
         )
 
     def _bad(self, error: Exception) -> None:

@@ -165,14 +165,13 @@ def load_region(
     path: str | os.PathLike,
     native_size: tuple[int, int],
     box: Sequence[float],
+    win: Window,
     mask_fn: MaskFn,
     image_size: int,
-    view: str = "context",
-    context: float = 3.0,
-    min_window: int = 96,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One region as the models want it: normalised image ``(3, S, S)`` and a binary, never
-    empty mask ``(1, S, S)``. The one windowing and resizing routine of every region dataset.
+    empty mask ``(1, S, S)``, showing the window ``win`` (from :func:`region_window`). The one
+    resizing routine of every region dataset.
 
     ``native_size`` is the image's ``(width, height)``; ``box`` the region's native
     ``(x, y, w, h)``; ``mask_fn(x0, y0, x1, y1)`` returns the region's native mask over that
@@ -180,7 +179,6 @@ def load_region(
     """
     width, height = int(native_size[0]), int(native_size[1])
     s = int(image_size)
-    win = region_window(box, width, height, view, context, min_window)
     vx0, vy0 = max(win.x, 0), max(win.y, 0)
     vx1, vy1 = min(win.x + win.width, width), min(win.y + win.height, height)
     sx, sy = s / win.width, s / win.height
@@ -271,6 +269,14 @@ class WindowedRegions(RegionDataset):
         self.context, self.min_window = float(context), min_window
         self.bad_files: list[str] = []
 
+    def describe(self, name: str, images: int, details: str) -> str:
+        """The one line of ``description``: ``name``, what was indexed and how it is read."""
+        return (
+            f"{name}: {len(self)} regions of {len(self.classes)} classes in {images} images "
+            f"(min_area={self.min_area}, {details}); view={self.view}, "
+            f"image_size={self.image_size}"
+        )
+
     def image_path(self, item: int) -> Path:
         """The image file of item ``item``."""
         raise NotImplementedError
@@ -290,15 +296,15 @@ class WindowedRegions(RegionDataset):
     def read(self, item: int) -> dict[str, Any]:
         """Item ``item``, read from its image file."""
         box = self.boxes[item]
+        width, height = self.native_size(item)
+        window = region_window(box, width, height, self.view, self.context, self.min_window)
         image, mask = load_region(
             self.image_path(item),
-            self.native_size(item),
+            (width, height),
             box,
+            window,
             lambda x0, y0, x1, y1: self.native_mask(item, x0, y0, x1, y1),
             self.image_size,
-            self.view,
-            self.context,
-            self.min_window,
         )
         return {
             "image": image,

@@ -15,7 +15,7 @@ It is computed from counts per image (hits and instances, per class for the mean
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,29 +132,50 @@ class _Paired:
         return _metric(hits_a, counts, self.metric) - _metric(hits_b, counts, self.metric)
 
 
-def _draws(images: int, resamples: int, seed: int, chunk: int):
-    """Bootstrap draws of the test set's images, ``chunk`` at a time: each row counts how often
-    each image was drawn (as many draws as images, with replacement)."""
-    rng = np.random.default_rng(seed)
-    for start in range(0, resamples, chunk):
-        yield rng.multinomial(images, np.full(images, 1 / images), min(chunk, resamples - start))
+@dataclass(frozen=True)
+class _Resampling:
+    """How an interval is drawn: the metric, the interval's level, how many bootstrap draws
+    from which seed, and how many draws are held in memory at once."""
+
+    metric: str = "mean_class"
+    level: float = 0.95
+    resamples: int = 2000
+    seed: int = 0
+    chunk: int = 250
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, got {self.metric!r}")
+        if not 0 < self.level < 1:
+            raise ValueError(f"level must lie in (0, 1), got {self.level}")
+
+    def interval(
+        self, images: int, differences: Callable[[np.ndarray], np.ndarray]
+    ) -> tuple[float, float]:
+        """The central ``level`` interval of ``differences(draws)`` over bootstrap draws of the
+        test set's images: each row of ``draws`` counts how often each image was drawn (as many
+        draws as images, with replacement)."""
+        rng = np.random.default_rng(self.seed)
+        values = []
+        for start in range(0, self.resamples, self.chunk):
+            size = min(self.chunk, self.resamples - start)
+            values.append(differences(rng.multinomial(images, np.full(images, 1 / images), size)))
+        tail = (1 - self.level) / 2
+        low, high = np.nanquantile(np.concatenate(values), [tail, 1 - tail])
+        return float(low), float(high)
 
 
-def _check_options(metric: str, level: float) -> None:
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level}")
-
-
-def _interval(differences: np.ndarray, level: float) -> tuple[float, float]:
-    tail = (1 - level) / 2
-    low, high = np.nanquantile(differences, [tail, 1 - tail])
-    return float(low), float(high)
-
-
-def _as_list(reports: Sequence[Report] | Report) -> list[Report]:
-    return [reports] if isinstance(reports, Report) else list(reports)
+def _pair(
+    a: Sequence[Report] | Report,
+    b: Sequence[Report] | Report,
+    inside: np.ndarray | None,
+    metric: str,
+) -> _Paired:
+    """``a`` and ``b`` (a report, or one per seed) on the instances ``inside`` selects (all)."""
+    a = [a] if isinstance(a, Report) else list(a)
+    b = [b] if isinstance(b, Report) else list(b)
+    inside = np.ones(a[0].count, dtype=bool) if inside is None else np.asarray(inside, bool)
+    return _Paired(a, b, inside, metric)
 
 
 def paired_gap(
@@ -172,20 +193,18 @@ def paired_gap(
     """Method ``a`` minus method ``b`` on the instances ``inside`` selects (all by default), as
     a :class:`Gap` whose interval resamples the test set's images (module docstring). ``a`` and
     ``b`` are one report each, or one per training seed (the same test instances throughout).
-    The same ``seed`` gives the same draws for every bin and every pair."""
-    a, b = _as_list(a), _as_list(b)
-    inside = np.ones(a[0].count, dtype=bool) if inside is None else np.asarray(inside, bool)
-    _check_options(metric, level)
-    paired = _Paired(a, b, inside, metric)
-    n = int(inside.sum())
+    The same ``seed`` gives the same draws for every bin and every pair; ``chunk`` draws are
+    held in memory at once."""
+    resampling = _Resampling(metric, level, resamples, seed, chunk)
+    paired = _pair(a, b, inside, metric)
+    n = int(paired.inside.sum())
     if n == 0:
         return Gap(label, 0, 0, *([math.nan] * 5))
-    draws = _draws(len(paired.image_ids), resamples, seed, chunk)
-    low, high = _interval(np.concatenate([paired.differences(d) for d in draws]), level)
+    low, high = resampling.interval(len(paired.image_ids), paired.differences)
     value_a = paired.value(paired.hits_a, paired.runs_a)
     value_b = paired.value(paired.hits_b, paired.runs_b)
     per_seed: tuple[float, ...] = ()
-    if len(a) == len(b) and len(a) > 1:
+    if paired.runs_a == paired.runs_b > 1:
         pairs = zip(paired.seeds_a, paired.seeds_b, strict=True)
         per_seed = tuple(paired.value(x) - paired.value(y) for x, y in pairs)
     images = int(paired.images_inside.sum())
@@ -210,33 +229,24 @@ def paired_contrast(
     two: tuple[Sequence[Report] | Report, Sequence[Report] | Report, np.ndarray | None],
     *,
     label: str = "contrast",
-    metric: str = "mean_class",
-    level: float = 0.95,
-    resamples: int = 2000,
-    seed: int = 0,
-    chunk: int = 250,
+    **options: Any,
 ) -> Gap:
     """A difference of two gaps on the same test set, each ``(a, b, inside)``: ``a - b`` on the
     instances ``inside`` selects (None: all). E.g. the gap on small minus the gap on large
     regions, or the gap after training on more data minus the gap with less. Both gaps are
     computed on the same image draws, so their shared noise cancels; ``a``/``b`` of the result
-    are the two gaps."""
-    _check_options(metric, level)
-    parts = []
-    for a, b, inside in (one, two):
-        a, b = _as_list(a), _as_list(b)
-        inside = np.ones(a[0].count, bool) if inside is None else np.asarray(inside, bool)
-        parts.append(_Paired(a, b, inside, metric))
-    first, second = parts
+    are the two gaps. ``options`` are those of :func:`paired_gap`: ``metric``, ``level``,
+    ``resamples``, ``seed``, ``chunk``."""
+    resampling = _Resampling(**options)
+    first, second = (_pair(a, b, inside, resampling.metric) for a, b, inside in (one, two))
     if not np.array_equal(first.image_ids, second.image_ids):
         raise ValueError(
             "the two gaps are not on the same test images: compare them on one test set"
         )
     if not first.counts.sum() or not second.counts.sum():
         return Gap(label, 0, 0, *([math.nan] * 5))
-    draws = _draws(len(first.image_ids), resamples, seed, chunk)
-    low, high = _interval(
-        np.concatenate([first.differences(d) - second.differences(d) for d in draws]), level
+    low, high = resampling.interval(
+        len(first.image_ids), lambda draws: first.differences(draws) - second.differences(draws)
     )
     count = int(first.inside.sum() + second.inside.sum())
     images = int((first.images_inside | second.images_inside).sum())

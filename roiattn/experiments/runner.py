@@ -31,6 +31,7 @@ from roiattn.evaluate.evaluation import evaluate, schemes_for
 from roiattn.experiments.comparison import Comparison, Run, write_json
 from roiattn.experiments.definitions import Experiment, Regions
 from roiattn.experiments.definitions import results_dir as default_results
+from roiattn.experiments.parallel import choose_jobs, run_in_workers, shared
 from roiattn.models import build_model
 from roiattn.progress import progress_bar
 from roiattn.runtime import choose_precision, describe_device, resolve_device
@@ -129,18 +130,8 @@ def train_and_evaluate(
         progress=progress,
     )
     trained = time.perf_counter() - clock
-    settings = experiment.training
-    report = evaluate(
-        model,
-        test,
-        batch_size=settings.eval_batch_size,
-        device=device,
-        bins=experiment.bins,
-        num_workers=settings.num_workers,
-        amp=settings.amp,
-        channels_last=settings.channels_last,
-        progress=progress,
-    )
+    report = evaluate(model, test, device=device, bins=experiment.bins, progress=progress,
+                      **experiment.training.evaluation())  # fmt: skip
     if model_path is not None:
         meta = {"image_size": train.image_size, "view": train.view, "data": train.description}
         save_checkpoint(model_path, model, classes=train.classes, meta=meta)
@@ -168,6 +159,7 @@ def compare(
     save_models: bool = False,
     checkpoint_every: int | None = None,
     device: str | torch.device = "auto",
+    jobs: int | None = None,
     progress: bool = True,
 ) -> Comparison:
     """Train and evaluate ``methods`` (default: the experiment's), each with the seeds
@@ -176,7 +168,9 @@ def compare(
 
     ``results_dir`` defaults to :func:`~roiattn.experiments.results_dir`; a run already saved
     there with the same settings and data is loaded instead of retrained, unless
-    ``retrain=True``. ``save_models`` keeps each trained model beside its run.
+    ``retrain=True``. ``save_models`` keeps each trained model beside its run. ``jobs`` runs
+    train at once, each in a process of its own (default: one per CPU thread on a CPU, one on
+    a GPU; see :mod:`roiattn.experiments.parallel`).
     """
     methods = _plan(experiment, methods)
     device = resolve_device(device)
@@ -190,25 +184,29 @@ def compare(
     data = {"train": train.provenance(), "test": test.provenance()}
     folder = Path(results_dir) if results_dir is not None else default_results()
     started = time.time()
-    runs: dict[str, list[Run]] = {}
     plan = [(m, s) for m in methods for s in experiment.seeds_of(m)]
+    keys = {(m, s): _run_key(experiment, m, s, data, device.type) for m, s in plan}
+    saved = {job: None if retrain else _saved_run(folder, *job, keys[job], save_models)
+             for job in plan}  # fmt: skip
+    missing = [job for job in plan if saved[job] is None]
+    jobs = choose_jobs(jobs, device, len(missing))
+    tasks = [(experiment, m, s, keys[m, s], folder, save_models, checkpoint_every, device)
+             for m, s in missing]  # fmt: skip
+    if jobs == 1:
+        trained = (_train_and_save(*task, regions=regions, progress=progress) for task in tasks)
+    else:
+        trained = run_in_workers(_train_and_save, tasks, jobs, regions)
+    runs: dict[str, list[Run]] = {}
     for method, seed in progress_bar(plan, desc="compare", unit="run", disable=not progress):
-        key = _run_key(experiment, method, seed, data, device.type)
-        runs.setdefault(method, []).append(
-            _cached_or_trained(
-                experiment,
-                method,
-                seed,
-                key,
-                regions,
-                device,
-                folder,
-                retrain,
-                save_models,
-                checkpoint_every,
-                progress,
-            )  # fmt: skip
-        )
+        run = saved[method, seed] or next(trained)
+        runs.setdefault(method, []).append(run)
+        if progress and run.cached:
+            print(f"{method} (seed {seed}): loaded from an earlier run")
+        elif progress:
+            print(
+                f"{method} (seed {seed}): mean class {run.report.mean_class_accuracy:.1%}, top-1 "
+                f"{run.report.accuracy:.1%} ({run.seconds['train']:.0f} s training)"
+            )
     precision = choose_precision(device, experiment.training.amp)
     provenance = {
         **environment(device),
@@ -223,6 +221,7 @@ def compare(
         "bins": schemes_for(test, experiment.bins)[0].to_dict(),
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "seconds": time.time() - started,
+        "jobs": jobs,
         "cached": sorted({f"{r.method}@{r.seed}" for rs in runs.values() for r in rs if r.cached}),
     }
     comparison = Comparison(runs, provenance)
@@ -230,41 +229,45 @@ def compare(
     return comparison
 
 
-def _cached_or_trained(
+def _stem(method: str, seed: int, key: str) -> str:
+    """The name of a run's files under ``results_dir/runs``."""
+    return f"{_slug(method)}-s{seed}-{key}"
+
+
+def _saved_run(folder: Path, method: str, seed: int, key: str, save_models: bool) -> Run | None:
+    """The run saved under ``folder/runs`` with this key (and its model if asked for), or None."""
+    run_file = folder / "runs" / f"{_stem(method, seed, key)}.json"
+    if not run_file.exists():
+        return None
+    run = Run.from_dict(json.loads(run_file.read_text()), cached=True)
+    if save_models and not (run.model_file and (folder / run.model_file).exists()):
+        return None
+    return run
+
+
+def _train_and_save(
     experiment: Experiment,
     method: str,
     seed: int,
     key: str,
-    regions: Regions,
-    device: torch.device,
     folder: Path,
-    retrain: bool,
     save_models: bool,
     checkpoint_every: int | None,
-    progress: bool,
+    device: torch.device,
+    regions: Regions | None = None,
+    progress: bool = False,
 ) -> Run:
-    """The run saved under ``folder/runs`` with this key, else a new one (then saved)."""
-    stem = f"{_slug(method)}-s{seed}-{key}"
-    run_file = folder / "runs" / f"{stem}.json"
+    """Train one run (resuming from its checkpoints) and save it under ``folder/runs``; in a
+    worker process the regions are those the parent sent (:func:`parallel.shared`)."""
+    stem = _stem(method, seed, key)
     model_file = f"runs/{stem}.pt" if save_models else None
-    if run_file.exists() and not retrain:
-        run = Run.from_dict(json.loads(run_file.read_text()), cached=True)
-        if not save_models or (run.model_file and (folder / run.model_file).exists()):
-            if progress:
-                print(f"{method} (seed {seed}): loaded from an earlier run")
-            return run
     checkpoints = folder / "runs" / f"{stem}.ckpt"
     run = train_and_evaluate(
-        experiment, method, seed, regions, device,
-        checkpoint_dir=checkpoints, checkpoint_every=checkpoint_every,
+        experiment, method, seed, regions if regions is not None else shared(),
+        device, checkpoint_dir=checkpoints, checkpoint_every=checkpoint_every,
         model_path=None if model_file is None else folder / model_file, progress=progress,
     )  # fmt: skip
     run.key, run.model_file = key, model_file
-    write_json(run_file, run.to_dict())
+    write_json(folder / "runs" / f"{stem}.json", run.to_dict())
     shutil.rmtree(checkpoints, ignore_errors=True)
-    if progress:
-        print(
-            f"{method} (seed {seed}): mean class {run.report.mean_class_accuracy:.1%}, top-1 "
-            f"{run.report.accuracy:.1%} ({run.seconds['train']:.0f} s training)"
-        )
     return run

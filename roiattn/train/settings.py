@@ -77,6 +77,16 @@ class TrainSettings:
         if self.num_workers < 0:
             raise ValueError(f"num_workers must be an int >= 0, got {self.num_workers}")
 
+    def evaluation(self) -> dict[str, Any]:
+        """How a model trained with these settings is evaluated: the keyword arguments of
+        :func:`~roiattn.evaluate.evaluate` (batches, loader workers, precision, memory layout)."""
+        return {
+            "batch_size": self.eval_batch_size,
+            "num_workers": self.num_workers,
+            "amp": self.amp,
+            "channels_last": self.channels_last,
+        }
+
     def replace(self, **changes: Any) -> TrainSettings:
         """A copy with some settings changed, checked like the original."""
         known = {f.name for f in dataclasses.fields(self)}
