@@ -1,11 +1,12 @@
 """Training several runs of a comparison at once on a CPU, each in a process of its own.
 
-A small network's training step does not use two CPU cores well: on the 2-core machine this
+A small network's training step does not keep two CPU cores busy: on the 2-core machine this
 book is built on, a step of the quick profile's ``resnet10_w32`` took 0.088 s with two threads
-and 0.11 s with one, and two runs side by side with one thread each took 0.097 s a step each,
-1.8 times as many steps a second as one run with both threads. So :func:`~roiattn.experiments.
-compare` trains the runs it is missing in ``jobs`` processes when it trains on a Linux CPU, one
-thread each, and one run at a time elsewhere.
+and 0.11 s with one. Two runs side by side with one thread each take longer each (chapter 5's
+runs: about 28 s against 20 s) but finish two at a time: a script training chapter 5's
+eight runs took 133 s instead of 178 s. So :func:`~roiattn.experiments.compare` trains the
+runs it is missing in ``jobs`` processes when it trains on a Linux CPU, one thread each, and
+one run at a time elsewhere.
 
 The workers are forked, so they start at once with the regions already in memory (nothing is
 imported or sent again). A forked process must keep to one thread: the OpenMP pool torch
