@@ -126,6 +126,7 @@ def _receive(url: str, part: Path, timeout: float, bar_name: str | None) -> obje
                     file.write(block)
                     bar.update(len(block))
     except urllib.error.HTTPError as error:
+        error.close()  # it holds the connection: release it now, not when collected
         if error.code == 416:  # our range starts at or past the end: start again
             part.unlink(missing_ok=True)
             return "HTTP 416 (stale partial file)"

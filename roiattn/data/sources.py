@@ -14,6 +14,7 @@ Every answer carries a one-line note for the provenance of results, with paths s
 from __future__ import annotations
 
 import os
+import urllib.error
 import urllib.request
 import warnings
 from pathlib import Path
@@ -74,6 +75,9 @@ def online(url: str, timeout: float = 5.0) -> bool:
         request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "roiattn"})
         with urllib.request.urlopen(request, timeout=timeout):
             return True
+    except urllib.error.HTTPError as error:
+        error.close()  # it holds the connection: release it now, not when collected
+        return False
     except (OSError, ValueError):
         return False
 
