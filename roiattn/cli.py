@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -164,13 +163,10 @@ def experiment_from(args: argparse.Namespace, default: str = "coco"):
 
 
 # -- commands ----------------------------------------------------------------------------------
-def _slug(method: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", method)
-
-
 def _train(args: argparse.Namespace) -> int:
     from roiattn import distributed
     from roiattn.evaluate import evaluate
+    from roiattn.experiments.runner import method_slug
     from roiattn.train import fit
 
     experiment = experiment_from(args)
@@ -179,7 +175,7 @@ def _train(args: argparse.Namespace) -> int:
     try:
         say = print if group.is_main else (lambda *a, **k: None)
         regions = _regions_once(experiment, group)
-        out = args.out or Path("runs") / _slug(args.method)
+        out = args.out or Path("runs") / method_slug(args.method)
         say(experiment.summary())
         say(f"data: {regions.source.note}")
         say(f"train: {regions.train.description}")

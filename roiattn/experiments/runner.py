@@ -75,8 +75,10 @@ def environment(device: torch.device) -> dict[str, Any]:
     }
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+def method_slug(method: str) -> str:
+    """A method id as part of a file name (``attn-add@conv1`` -> ``attn-add_conv1``): the name
+    its runs, checkpoints and models are saved under."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", method)
 
 
 def _run_key(experiment: Experiment, method: str, seed: int, data: dict, device: str) -> str:
@@ -231,7 +233,7 @@ def compare(
 
 def _stem(method: str, seed: int, key: str) -> str:
     """The name of a run's files under ``results_dir/runs``."""
-    return f"{_slug(method)}-s{seed}-{key}"
+    return f"{method_slug(method)}-s{seed}-{key}"
 
 
 def _saved_run(folder: Path, method: str, seed: int, key: str, save_models: bool) -> Run | None:
