@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from roiattn.errors import CheckpointError
-from roiattn.models import CropNet, HardAttentionNet, ROIAttentionNet, build_model
+from roiattn.models import build_model
 
 CHECKPOINT_NAME = "last.pt"
 FORMAT = "roiattn.checkpoint/2"
@@ -42,14 +42,7 @@ def model_spec(model: nn.Module) -> dict[str, Any]:
             f"{type(model).__name__} is not a roiattn model (no method/arch/num_classes): "
             "build it with roiattn.build_model(method, ...)"
         )
-    options: dict[str, Any] = {}
-    if isinstance(model, ROIAttentionNet):
-        branch = next(iter(model.branches.values()))
-        options = {"mask_resize": branch.mask_resize, "kernel_size": branch.conv.kernel_size[0]}
-    elif isinstance(model, HardAttentionNet):
-        options = {"mask_resize": model.mask_resize}
-    elif isinstance(model, CropNet):
-        options = {"margin": model.margin}
+    options = model.options() if hasattr(model, "options") else {}
     return {
         "method": method,
         "arch": model.arch,

@@ -110,7 +110,7 @@ def _experiment_options(parser: argparse.ArgumentParser, *, training: bool = Tru
         return
     group.add_argument("--max-train", type=positive_int, help="cap on training regions (coco)")
     group.add_argument("--train-scenes", type=positive_int, help="training scenes (shapes)")
-    group.add_argument("--arch", help="torchvision ResNet: resnet18, resnet50, ...")
+    group.add_argument("--arch", help="backbone: resnet18, resnet50, efficientnet_lite0, ...")
     group.add_argument(
         "--weights",
         type=_weights,
@@ -147,7 +147,7 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
 def experiment_from(args: argparse.Namespace, default: str = "coco"):
     """The experiment the command asks for, with every option given applied to it."""
     from roiattn import experiments
-    from roiattn.models import RESNET_ARCHS
+    from roiattn.models import ARCHS
 
     experiment = experiments.get(args.experiment or default, args.profile)
     changes = {
@@ -157,8 +157,8 @@ def experiment_from(args: argparse.Namespace, default: str = "coco"):
     }
     if hasattr(args, "weights"):  # given on the command line ("none" gives None)
         changes["weights"] = args.weights
-    if "arch" in changes and changes["arch"] not in RESNET_ARCHS:
-        raise UsageError(f"unknown --arch {changes['arch']!r}: choose one of {RESNET_ARCHS}")
+    if "arch" in changes and changes["arch"] not in ARCHS:
+        raise UsageError(f"unknown --arch {changes['arch']!r}: choose one of {ARCHS}")
     return experiment.replace(**changes) if changes else experiment
 
 

@@ -524,6 +524,8 @@ def _method_color(method: str) -> str:
         return "0.55"
     if method == "crop":
         return "tab:brown"
+    if method == "blur@input":
+        return "#e08214"
     if method.startswith("hard@"):
         return {"hard@input": "#f4a582", "hard@conv1": "#d6604d"}.get(method, "#b2182b")
     if method.startswith("attn-mul"):

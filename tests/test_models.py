@@ -15,7 +15,6 @@ from roiattn.models import (
     build_model,
     make_resnet,
     mask_boxes,
-    stage_channels,
 )
 
 NO_OP_METHODS = [
@@ -24,7 +23,7 @@ NO_OP_METHODS = [
     "attn-mul@layer1+layer4",
     "mask-channel",
 ]
-ARCHS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet10_w32"]
+ARCHS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet10_w32", "efficientnet_lite0"]
 
 
 def batch(size: int = 32, n: int = 2, seed: int = 0):
@@ -44,10 +43,15 @@ def test_every_side_branch_starts_as_an_exact_no_op(arch):
         for train in (True, False):
             model.train(train)
             backbone = copy.deepcopy(model.backbone)
+            # the same random draws for dropout and stochastic depth (EfficientNet) in training
+            torch.manual_seed(1)
             expected = backbone(images)
+            torch.manual_seed(1)
             assert torch.equal(model(images, masks), expected), (method, arch, train)
             # any mask at all: the output does not depend on it
-            assert torch.equal(model(images, torch.rand_like(masks)), expected), (method, arch)
+            other = torch.rand_like(masks)
+            torch.manual_seed(1)
+            assert torch.equal(model(images, other), expected), (method, arch)
 
 
 def test_the_mask_changes_the_output_after_one_step():
@@ -82,6 +86,7 @@ def test_gradient_reaches_the_side_branch_at_init(method):
         ("resnet18", METHODS),
         ("resnet50", METHODS),
         ("resnet10_w32", METHODS),
+        ("efficientnet_lite0", METHODS),
         # building the big ones dominates: one method of each kind that touches every stage
         ("resnet34", ("attn-mul@all", "hard@layer3", "crop", "mask-channel")),
         ("resnet101", ("attn-mul@all", "hard@layer3", "crop", "mask-channel")),
@@ -125,7 +130,7 @@ def test_the_small_resnet_is_a_torchvision_resnet_of_its_own_widths():
     torch.manual_seed(0)
     small = make_resnet("resnet10_w32", num_classes=4)
     assert isinstance(small, torchvision.models.ResNet)
-    assert stage_channels(small) == {
+    assert small.channels() == {
         "conv1": 32,
         "layer1": 32,
         "layer2": 64,
@@ -330,3 +335,41 @@ def test_a_damaged_weights_file_says_to_delete_it(tmp_path, monkeypatch):
     (cache / "resnet18-f37072fd.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(WeightsUnavailableError, match="delete it"):
         build_model("image", "resnet18", weights="IMAGENET1K_V1")
+
+
+def test_blur_keeps_the_region_sharp_and_smooths_the_background():
+    images, masks = batch(size=64)
+    model = build_model("blur@input", "resnet18", num_classes=3, sigma=0.05)
+    seen = model.blur(images, masks)
+    inside = masks[:, None].expand_as(images) > 0
+    assert torch.equal(seen[inside], images[inside])
+    # the background keeps its low frequencies and loses its noise: white noise shrinks
+    assert seen[~inside].std() < 0.5 * images[~inside].std()
+    assert abs(seen[~inside].mean() - images[~inside].mean()) < 0.05
+    # unlike hard attention, the background still reaches the network
+    model.eval()
+    changed = images + 2 * (1 - masks[:, None])
+    with torch.no_grad():
+        assert not torch.equal(model(images, masks), model(changed, masks))
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        build_model("blur@input", "resnet18", num_classes=3, sigma=0)
+
+
+def test_the_model_says_its_options_and_a_checkpoint_rebuilds_it():
+    from roiattn.checkpoints import model_spec, rebuild_model
+
+    for method, options in [
+        ("attn-mul@conv1+layer2", {"mask_resize": "max", "kernel_size": 5}),
+        ("hard@layer3", {"mask_resize": "area"}),
+        ("crop", {"margin": 0.25}),
+        ("blur@input", {"sigma": 0.1}),
+        ("mask-channel", {}),
+    ]:
+        model = build_model(method, "efficientnet_lite0", num_classes=3, **options)
+        assert model.options() == options
+        again = rebuild_model(model_spec(model))
+        assert (again.method, again.options(), type(again.backbone)) == (
+            method,
+            options,
+            type(model.backbone),
+        )

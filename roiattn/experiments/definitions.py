@@ -231,7 +231,7 @@ class Experiment:
         (``epochs=8``, ``branch_lr_scale=10``, ``max_train=300``, ``mask_resize="max"``, ...),
         checked like the original. Its ``variant`` lists the changes, and names its results."""
         own = {f.name for f in dataclasses.fields(self)} - {"data", "training", "variant"}
-        options = {"mask_resize", "kernel_size", "margin"}
+        options = {"mask_resize", "kernel_size", "margin", "sigma"}
         unknown = sorted(set(changes) - own - DATA_FIELDS - TRAINING_FIELDS - options)
         if unknown:
             valid = sorted(own | DATA_FIELDS | TRAINING_FIELDS | options)

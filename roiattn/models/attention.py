@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from roiattn.masks import RESIZE_MODES, resize_mask
-from roiattn.models.backbone import MERGE_POINTS, resnet_forward, stage_channels
+from roiattn.models.backbone import MERGE_POINTS, canonical_point
 from roiattn.models.base import RegionClassifier, check_inputs
 
 MERGE_OPS: tuple[str, ...] = ("add", "mul")
@@ -47,7 +47,10 @@ class AttentionBranch(nn.Module):
 
 
 class ROIAttentionNet(RegionClassifier):
-    """A ResNet with an attention branch at each point in ``merge_at`` (paper Fig. 3b-3g)."""
+    """A backbone with an attention branch at each point in ``merge_at`` (paper Fig. 3b-3g).
+
+    Points are the backbone's merge points (``conv1``/``stem``, ``layer1`` ... ``layer4``).
+    """
 
     def __init__(
         self,
@@ -60,6 +63,7 @@ class ROIAttentionNet(RegionClassifier):
         weights: str | None = None,
     ) -> None:
         merge_at = (merge_at,) if isinstance(merge_at, str) else tuple(merge_at)
+        merge_at = tuple(canonical_point(p) for p in merge_at)
         unknown = [p for p in merge_at if p not in MERGE_POINTS]
         if unknown or not merge_at or len(set(merge_at)) != len(merge_at):
             raise ValueError(
@@ -68,16 +72,21 @@ class ROIAttentionNet(RegionClassifier):
         super().__init__(arch, num_classes, weights)
         self.merge_at = tuple(p for p in MERGE_POINTS if p in merge_at)  # network order
         self.op = op
+        self.mask_resize = mask_resize
+        self.kernel_size = kernel_size
         points = "all" if self.merge_at == MERGE_POINTS else "+".join(self.merge_at)
         self.method = f"attn-{op}@{points}"
-        channels = stage_channels(self.backbone)
+        channels = self.backbone.channels()
         self.branches = nn.ModuleDict(
             {p: AttentionBranch(channels[p], op, kernel_size, mask_resize) for p in self.merge_at}
         )
 
     def classify(self, images: Tensor, masks: Tensor) -> Tensor:
         at = {p: (lambda x, b=self.branches[p]: b(x, masks)) for p in self.merge_at}
-        return resnet_forward(self.backbone, images, at)
+        return self.backbone.walk(images, at)
+
+    def options(self) -> dict[str, object]:
+        return {"mask_resize": self.mask_resize, "kernel_size": self.kernel_size}
 
     def mask_parameters(self) -> list[nn.Parameter]:
         return list(self.branches.parameters())
@@ -94,5 +103,5 @@ class ROIAttentionNet(RegionClassifier):
 
             return merge
 
-        resnet_forward(self.backbone, images, {p: record(p) for p in self.merge_at})
+        self.backbone.walk(images, {p: record(p) for p in self.merge_at})
         return maps

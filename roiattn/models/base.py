@@ -7,7 +7,7 @@ import torch
 from torch import Tensor, nn
 
 from roiattn.masks import as_mask_batch
-from roiattn.models.backbone import make_resnet
+from roiattn.models.archs import make_backbone
 
 
 def check_inputs(images: Tensor, masks: Tensor | np.ndarray) -> Tensor:
@@ -31,9 +31,11 @@ def check_inputs(images: Tensor, masks: Tensor | np.ndarray) -> Tensor:
 
 
 class RegionClassifier(nn.Module):
-    """Base class: ``model(images, masks) -> logits`` over a torchvision ResNet ``backbone``.
+    """Base class: ``model(images, masks) -> logits`` over a ``backbone`` (any arch of
+    :data:`roiattn.models.ARCHS`, reached only through its merge points and ``walk``).
 
-    Subclasses implement ``classify(images, masks)`` with masks already checked.
+    Subclasses implement ``classify(images, masks)`` with masks already checked, and say in
+    ``options()`` the settings that rebuild them (beside method, arch and classes).
     """
 
     method: str = ""
@@ -42,13 +44,17 @@ class RegionClassifier(nn.Module):
         super().__init__()
         self.arch = arch
         self.num_classes = num_classes
-        self.backbone = make_resnet(arch, num_classes, weights)
+        self.backbone = make_backbone(arch, num_classes, weights)
 
     def forward(self, images: Tensor, masks: Tensor) -> Tensor:
         return self.classify(images, check_inputs(images, masks))
 
     def classify(self, images: Tensor, masks: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def options(self) -> dict[str, object]:
+        """The options :func:`~roiattn.models.build_model` takes to make this model again."""
+        return {}
 
     def mask_parameters(self) -> list[nn.Parameter]:
         """The parameters that read the mask (a side branch, a mask filter), which training may

@@ -1,14 +1,17 @@
-"""What the paper's method is compared with: hard attention, cropping, the mask as a channel,
-and the whole image with the mask ignored."""
+"""What the paper's method is compared with: hard attention, cropping, a blurred background,
+the mask as a channel, and the whole image with the mask ignored."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor, nn
 from torchvision.ops import roi_align
+from torchvision.transforms.v2.functional import gaussian_blur
 
 from roiattn.masks import RESIZE_MODES, as_mask_batch, resize_mask
-from roiattn.models.backbone import MERGE_POINTS, resnet_forward
+from roiattn.models.backbone import MERGE_POINTS, canonical_point
 from roiattn.models.base import RegionClassifier, check_inputs
 
 HARD_POINTS: tuple[str, ...] = ("input", *MERGE_POINTS)
@@ -24,7 +27,8 @@ class ImageOnlyNet(RegionClassifier):
 
 
 class HardAttentionNet(RegionClassifier):
-    """Everything outside the ROI is zeroed at one point (``input``, ``conv1``, ``layerK``).
+    """Everything outside the ROI is zeroed at one point (``input``, ``conv1``/``stem``,
+    ``layerK``).
 
     At ``input`` the images are normalised, so the background becomes the mean colour. Deeper,
     the mask is resized to the feature map with ``mask_resize`` (``max`` by default, so a small
@@ -39,6 +43,7 @@ class HardAttentionNet(RegionClassifier):
         mask_resize: str = "max",
         weights: str | None = None,
     ) -> None:
+        at = canonical_point(at)
         if at not in HARD_POINTS:
             raise ValueError(f"unknown hard-attention point {at!r}: choose one of {HARD_POINTS}")
         if mask_resize not in RESIZE_MODES:
@@ -53,7 +58,55 @@ class HardAttentionNet(RegionClassifier):
             inside = resize_mask(masks, x.shape[-2:], self.mask_resize) > 0
             return x * inside.to(x.dtype)
 
-        return resnet_forward(self.backbone, images, {self.at: keep_roi})
+        return self.backbone.walk(images, {self.at: keep_roi})
+
+    def options(self) -> dict[str, object]:
+        return {"mask_resize": self.mask_resize}
+
+
+def blur_background(images: Tensor, masks: Tensor, sigma: float = 0.05) -> Tensor:
+    """Each image with everything outside its mask blurred by a Gaussian of standard deviation
+    ``sigma`` times the image's side: what ``blur@input`` classifies. ``masks`` must already be
+    a ``(B, 1, H, W)`` batch; a soft mask mixes the sharp and the blurred image."""
+    std = sigma * max(images.shape[-2:])
+    kernel = 2 * math.ceil(3 * std) + 1
+    kernel = min(kernel, 2 * (min(images.shape[-2:]) // 2) - 1)  # reflection needs a margin
+    blurred = gaussian_blur(images, [kernel, kernel], [std, std])
+    masks = masks.to(images.dtype)
+    return masks * images + (1 - masks) * blurred
+
+
+class BlurNet(RegionClassifier):
+    """The background blurred outside the mask, the region kept sharp (FGVP's best visual
+    prompt, Yang et al. 2023): the context stays, at low resolution, and nothing is learned.
+
+    Beyond the paper: a training-free way to say "this region" that keeps what hard attention
+    throws away.
+    """
+
+    method = "blur@input"
+
+    def __init__(
+        self,
+        arch: str = "resnet50",
+        num_classes: int = 80,
+        sigma: float = 0.05,
+        weights: str | None = None,
+    ) -> None:
+        if not sigma > 0:
+            raise ValueError(f"sigma must be > 0 (a fraction of the image side), got {sigma}")
+        super().__init__(arch, num_classes, weights)
+        self.sigma = sigma
+
+    def blur(self, images: Tensor, masks: Tensor) -> Tensor:
+        """The images the backbone sees (for figures)."""
+        return blur_background(images, check_inputs(images, masks), self.sigma)
+
+    def classify(self, images: Tensor, masks: Tensor) -> Tensor:
+        return self.backbone(blur_background(images, masks, self.sigma))
+
+    def options(self) -> dict[str, object]:
+        return {"sigma": self.sigma}
 
 
 def mask_boxes(masks: Tensor, margin: float) -> Tensor:
@@ -120,13 +173,17 @@ class CropNet(RegionClassifier):
     def classify(self, images: Tensor, masks: Tensor) -> Tensor:
         return self.backbone(crop_to_mask(images, masks, self.margin))
 
+    def options(self) -> dict[str, object]:
+        return {"margin": self.margin}
+
 
 class MaskChannelNet(RegionClassifier):
-    """The mask as a fourth input channel of conv1, its filter zero-initialised.
+    """The mask as a fourth input channel of the first conv, its filter zero-initialised.
 
-    Written as a separate conv of the mask added to conv1's output: by linearity that is exactly a
-    4-channel conv1, and it leaves the pretrained 3-channel filter untouched. Compare with
-    ``attn-add@conv1``, which adds a 3x3 conv of the *resized* mask at the same point.
+    Written as a separate conv of the mask (the first conv's kernel, stride and padding) added
+    to the first conv's output: by linearity that is exactly a 4-channel first conv, and it
+    leaves the pretrained 3-channel filter untouched. Compare with ``attn-add@conv1``, which
+    adds a 3x3 conv of the *resized* mask at the same point.
     """
 
     method = "mask-channel"
@@ -135,15 +192,7 @@ class MaskChannelNet(RegionClassifier):
         self, arch: str = "resnet50", num_classes: int = 80, weights: str | None = None
     ) -> None:
         super().__init__(arch, num_classes, weights)
-        conv1 = self.backbone.conv1
-        self.mask_conv = nn.Conv2d(
-            1,
-            conv1.out_channels,
-            conv1.kernel_size,
-            stride=conv1.stride,
-            padding=conv1.padding,
-            bias=False,
-        )
+        self.mask_conv = self.backbone.stem_like(1)
         nn.init.zeros_(self.mask_conv.weight)
 
     def mask_parameters(self) -> list[nn.Parameter]:
@@ -153,4 +202,4 @@ class MaskChannelNet(RegionClassifier):
         def add_mask_channel(x: Tensor) -> Tensor:
             return x + self.mask_conv(masks.to(x.dtype))
 
-        return resnet_forward(self.backbone, images, {"conv1": add_mask_channel})
+        return self.backbone.walk(images, {"conv1": add_mask_channel})

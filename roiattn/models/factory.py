@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from roiattn.models.attention import MERGE_OPS, ROIAttentionNet
-from roiattn.models.backbone import MERGE_POINTS
+from roiattn.models.backbone import MERGE_POINTS, POINT_ALIASES, canonical_point
 from roiattn.models.base import RegionClassifier
 from roiattn.models.baselines import (
     HARD_POINTS,
+    BlurNet,
     CropNet,
     HardAttentionNet,
     ImageOnlyNet,
@@ -18,6 +19,7 @@ from roiattn.models.baselines import (
 METHODS: tuple[str, ...] = (
     "image",
     "crop",
+    "blur@input",
     "hard@input",
     "hard@conv1",
     "hard@layer3",
@@ -35,7 +37,7 @@ def _unknown(method: str, why: str) -> ValueError:
     return ValueError(
         f"unknown method {method!r} ({why}): use one of {METHODS}, or 'attn-<op>@<a>+<b>' with "
         f"op in {MERGE_OPS} and points from {MERGE_POINTS}, or 'hard@<point>' with a point "
-        f"from {HARD_POINTS}"
+        f"from {HARD_POINTS} (aliases: {POINT_ALIASES})"
     )
 
 
@@ -44,6 +46,7 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "image": (),
     "mask-channel": (),
     "crop": ("margin",),
+    "blur@input": ("sigma",),
     "hard": ("mask_resize",),
     "attn": ("mask_resize", "kernel_size"),
 }
@@ -55,7 +58,7 @@ def method_options(method: str) -> tuple[str, ...]:
 
 
 def _family(method: str) -> str:
-    if method in ("image", "crop", "mask-channel"):
+    if method in ("image", "crop", "blur@input", "mask-channel"):
         return method
     if method.startswith("hard@"):
         return "hard"
@@ -71,9 +74,13 @@ def build_model(
     weights: str | None = None,
     **options: Any,
 ) -> RegionClassifier:
-    """The model for ``method`` over a torchvision ``arch``. ``options`` go to its class:
-    ``mask_resize`` and ``kernel_size`` for ``attn-*``, ``mask_resize`` for ``hard@*``,
-    ``margin`` for ``crop``; any other is refused, naming the valid ones."""
+    """The model for ``method`` over the backbone ``arch`` (any of
+    :data:`~roiattn.models.ARCHS`). ``options`` go to its class: ``mask_resize`` and
+    ``kernel_size`` for ``attn-*``, ``mask_resize`` for ``hard@*``, ``margin`` for ``crop``,
+    ``sigma`` for ``blur@input``; any other is refused, naming the valid ones.
+
+    Points may be written by their generic names too (``stem`` for ``conv1``, ``stageK`` for
+    ``layerK``); the model's ``method`` uses the paper's names."""
     if not isinstance(method, str):
         raise _unknown(repr(method), "not a string")
     family = _family(method)
@@ -88,17 +95,19 @@ def build_model(
         return ImageOnlyNet(**common)
     if family == "crop":
         return CropNet(**common)
+    if family == "blur@input":
+        return BlurNet(**common)
     if family == "mask-channel":
         return MaskChannelNet(**common)
     if family == "hard":
-        point = method.removeprefix("hard@")
+        point = canonical_point(method.removeprefix("hard@"))
         if point not in HARD_POINTS:
             raise _unknown(method, f"no hard-attention point {point!r}")
         return HardAttentionNet(at=point, **common)
     op, _, points = method.removeprefix("attn-").partition("@")
     if op not in MERGE_OPS:
         raise _unknown(method, f"no merge op {op!r}")
-    merge_at = MERGE_POINTS if points == "all" else tuple(points.split("+"))
+    merge_at = MERGE_POINTS if points == "all" else tuple(map(canonical_point, points.split("+")))
     bad = [p for p in merge_at if p not in MERGE_POINTS]
     if bad or len(set(merge_at)) != len(merge_at):
         raise _unknown(method, f"merge points must be distinct, from {MERGE_POINTS}")
