@@ -501,7 +501,7 @@ def test_the_profile_chooses_categories_arch_and_folders(monkeypatch, tmp_path):
 
 
 def test_every_method_of_the_chapters_builds_and_the_findings_get_every_seed():
-    assert len(set(experiments.COCO_METHODS)) == len(experiments.COCO_METHODS) == 10
+    assert len(set(experiments.COCO_METHODS)) == len(experiments.COCO_METHODS) == 11
     assert set(experiments.SHAPES_METHODS) <= set(experiments.COCO_METHODS) | {"attn-mul@conv1"}
     for method in {*experiments.COCO_METHODS, *experiments.SHAPES_METHODS}:
         assert build_model(method, "resnet18", num_classes=3).method == method

@@ -42,9 +42,10 @@ from roiattn.data.paths import default_data_dir, display_path
 from roiattn.models import METHODS, RegionClassifier, build_model, method_options
 from roiattn.train import TrainSettings
 
-# What chapter 6 compares: no mask, no context, hard attention at three depths, the attention
-# map at the first layer (add, mul), before the last block and at all five points, and the
-# mask as a fourth input channel. (attn-mul@layer3 and attn-mul@all are left out for time.)
+# What chapter 6 compares: no mask, no context, a blurred background, hard attention at three
+# depths, the attention map at the first layer (add, mul), before the last block and at all
+# five points, and the mask as a fourth input channel. (attn-mul@layer3 and attn-mul@all are
+# left out for time.)
 COCO_METHODS: tuple[str, ...] = tuple(
     m for m in METHODS if m not in ("attn-mul@layer3", "attn-mul@all")
 )
