@@ -15,12 +15,13 @@ from PIL import Image
 
 from conftest import real_coco_root
 from roiattn.data.imagenet import COCO_TO_IMAGENET, names_the_region
+from roiattn.data.images import IMAGENET_MEAN, IMAGENET_STD
 from roiattn.errors import WeightsUnavailableError
 from roiattn.models import METHODS, build_model, make_backbone
 from roiattn.models import efficientnet_lite as lite
 from roiattn.models.efficientnet_lite import SameConv2d
 
-MEAN, STD = torch.tensor(lite.IMAGENET_MEAN), torch.tensor(lite.IMAGENET_STD)
+MEAN, STD = torch.tensor(IMAGENET_MEAN), torch.tensor(IMAGENET_STD)
 
 
 @pytest.fixture(scope="module")

