@@ -95,7 +95,9 @@ SETTINGS: dict[str, str] = {
 
 def _experiment_options(parser: argparse.ArgumentParser, *, training: bool = True) -> None:
     group = parser.add_argument_group("the experiment (defaults: its definition in the profile)")
-    group.add_argument("--experiment", choices=("coco", "shapes"), help="default: coco")
+    group.add_argument(
+        "--experiment", choices=("coco", "coco-pretrained", "shapes"), help="default: coco"
+    )
     group.add_argument(
         "--profile",
         choices=("quick", "full"),

@@ -90,7 +90,7 @@ def test_the_install_cell_installs_roiattn_beside_colabs_torch(tmp_path):
         + "\nimport roiattn, torch"
         + "\nprint('roiattn', roiattn.__file__)\nprint('torch', torch.__file__)\n"
         # the package data a chapter opened alone needs: reference results, sample annotations
-        + "names = roiattn.experiments.reference_names()\n"
+        + "names = roiattn.experiments.reference_names('coco')\n"
         + "print('references', ','.join(names))\n"
         + "print('methods', len(roiattn.experiments.reference_results(names[0]).methods))\n"
         + "import json\nfrom roiattn.data import samples\n"

@@ -913,6 +913,24 @@ def test_reference_results_name_what_the_package_ships():
         assert isinstance(experiments.reference_results(name), Comparison)
     with pytest.raises(ValueError, match=r"no reference results 'nowhere': the package ships \["):
         experiments.reference_results("nowhere")
+    # each experiment's own: the COCO ones are not mixed with the learning curve's
+    coco = experiments.reference_names("coco")
+    assert coco and all(n.startswith(("coco-quick-", "coco-full-")) for n in coco)
+    assert set(experiments.reference_names("shapes")).isdisjoint(coco)
+    assert set(coco) | set(experiments.reference_names("shapes")) == set(names)
+
+
+def test_the_learning_curve_separates_scenes_from_steps():
+    curve = experiments.shapes_curve("quick")
+    largest = max(experiments.CURVE_SCENES)
+    base = experiments.shapes("quick")
+    assert curve[f"{largest}-scenes"] == base.replace(train_scenes=largest)
+    steps = largest * base.training.epochs  # scenes seen, proportional to steps
+    for n in experiments.CURVE_SCENES[:-1]:
+        assert curve[f"{n}-scenes"].training.epochs == base.training.epochs
+        same = curve[f"{n}-scenes-same-steps"]
+        assert same.data.train_scenes == n
+        assert abs(n * same.training.epochs - steps) / steps < 0.1
 
 
 # ---------------------------------------------------------------------------- one command

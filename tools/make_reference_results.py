@@ -1,13 +1,21 @@
-"""Make a reference result: the book's COCO experiment trained longer than a chapter can.
+"""Make reference results: comparisons of the book's experiments that take longer than a
+chapter can, shipped inside the package.
 
     ROIATTN_COCO_ROOT=path/to/coco python tools/make_reference_results.py EPOCHS [PROFILE]
+    python tools/make_reference_results.py curve [PROFILE]
 
-Runs ``roiattn.experiments.coco(PROFILE)`` (default ``quick``) with ``EPOCHS`` epochs, every
-method and seed the experiment defines, exactly as chapter 6 runs it otherwise, and saves the
-comparison with its provenance as ``roiattn/results/coco-<profile>-<EPOCHS>-epochs.json``, inside
-the package, so that chapters 6 and 7 (and a reader in Colab with only the package installed)
-read it with the same verdict code. The shipped file holds no model and no path of this machine.
-The runs themselves stay in ``$ROIATTN_DATA/results``, so a killed run resumes where it stopped.
+``EPOCHS``: runs ``roiattn.experiments.coco(PROFILE)`` (default ``quick``) with ``EPOCHS``
+epochs, every method and seed the experiment defines, exactly as chapter 6 runs it otherwise,
+and saves ``roiattn/results/coco-<profile>-<EPOCHS>-epochs.json``.
+
+``curve``: runs every experiment of ``roiattn.experiments.shapes_curve(PROFILE)`` (ContextShapes
+from a hundred to several thousand training scenes, at the experiment's epochs and at the same
+number of steps) with ``CURVE_METHODS``, and saves each as
+``roiattn/results/shapes-<profile>-curve-<name>.json``: chapter 7's data regime.
+
+Chapters 6 and 7 (and a reader in Colab with only the package installed) read them with the same
+verdict code. A shipped file holds no model and no path of this machine. The runs themselves stay
+in ``$ROIATTN_DATA/results``, so a killed run resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -17,26 +25,47 @@ import sys
 from pathlib import Path
 
 from roiattn import experiments
+from roiattn.experiments import Comparison
 
 SHIPPED = Path(__file__).resolve().parents[1] / "roiattn" / "results"
 
 
-def main(argv: list[str]) -> int:
-    if not argv or not argv[0].isdigit() or len(argv) > 2:
-        print(__doc__)
-        return 2
-    epochs, profile = int(argv[0]), argv[1] if len(argv) > 1 else "quick"
-    experiment = experiments.coco(profile).replace(epochs=epochs)
-    print(experiment.summary())
-    comparison = experiment.run()
-    print(comparison.to_markdown(metric="mean_class", scheme="coco"))
+def ship(comparison: Comparison, name: str) -> None:
+    """Save ``comparison`` as ``roiattn/results/<name>.json``, without its model files."""
     shipped = comparison.to_dict()
     for runs in shipped["runs"].values():
         for run in runs:
             run["model_file"] = None  # the models stay in $ROIATTN_DATA
-    path = SHIPPED / f"coco-{profile}-{epochs}-epochs.json"
+    path = SHIPPED / f"{name}.json"
     path.write_text(json.dumps(shipped, separators=(",", ":"), allow_nan=False))
     print(f"saved {path.name} in roiattn/results ({comparison.provenance['seconds'] / 60:.0f} min)")
+
+
+def longer(epochs: int, profile: str) -> None:
+    experiment = experiments.coco(profile).replace(epochs=epochs)
+    print(experiment.summary())
+    comparison = experiment.run()
+    print(comparison.to_markdown(metric="mean_class", scheme="coco"))
+    ship(comparison, f"coco-{profile}-{epochs}-epochs")
+
+
+def curve(profile: str) -> None:
+    for name, experiment in experiments.shapes_curve(profile).items():
+        print(experiment.summary())
+        comparison = experiment.run(list(experiments.CURVE_METHODS))
+        print(comparison.to_markdown(metric="mean_class"))
+        ship(comparison, f"shapes-{profile}-curve-{name}")
+
+
+def main(argv: list[str]) -> int:
+    if not argv or len(argv) > 2 or not (argv[0].isdigit() or argv[0] == "curve"):
+        print(__doc__)
+        return 2
+    profile = argv[1] if len(argv) > 1 else "quick"
+    if argv[0] == "curve":
+        curve(profile)
+    else:
+        longer(int(argv[0]), profile)
     return 0
 
 

@@ -1,10 +1,13 @@
-"""The book's experiments, each defined once (:func:`get`: ``coco``, ``shapes``), how a
+"""The book's experiments, each defined once (:func:`get`: ``coco``, ``coco-pretrained``,
+``shapes``; :func:`shapes_curve` for chapter 7's learning curve), how a
 comparison of methods runs (:func:`compare`), its results (:class:`Comparison`), the paper's
 findings checked on them, and the reference results shipped with the package."""
 
 from roiattn.experiments.comparison import Comparison, Run, load_results
 from roiattn.experiments.definitions import (
     COCO_METHODS,
+    CURVE_METHODS,
+    CURVE_SCENES,
     FINDING_METHODS,
     SHAPES_METHODS,
     COCOData,
@@ -12,9 +15,11 @@ from roiattn.experiments.definitions import (
     Regions,
     ShapesData,
     coco,
+    coco_pretrained,
     get,
     results_dir,
     shapes,
+    shapes_curve,
 )
 from roiattn.experiments.findings import (
     FINDINGS,
@@ -32,6 +37,8 @@ from roiattn.experiments.runner import compare, train_and_evaluate
 __all__ = [
     "COCO_METHODS",
     "COCOData",
+    "CURVE_METHODS",
+    "CURVE_SCENES",
     "Comparison",
     "Experiment",
     "FINDINGS",
@@ -45,6 +52,7 @@ __all__ = [
     "Verdict",
     "check_findings",
     "coco",
+    "coco_pretrained",
     "compare",
     "findings_markdown",
     "get",
@@ -53,6 +61,7 @@ __all__ = [
     "reference_results",
     "results_dir",
     "shapes",
+    "shapes_curve",
     "significant_gaps",
     "train_and_evaluate",
     "verdict",

@@ -9,6 +9,10 @@ it from :func:`get`, so the same command gives the same table as the chapter.
   context views, class-balanced draws (the paper's), the paper's size bins. In the quick profile
   four frequent categories and a small ResNet from random weights; in the full profile all 80
   categories and an ImageNet-pretrained ResNet-50 (the paper's setting).
+- **coco-pretrained** (chapters 6, 7): the COCO experiment's data and methods on an
+  ImageNet-pretrained EfficientNet-Lite0 (weights from the package, no download), the paper's
+  pretrained start on any machine; ``replace(weights=None)`` is the same network from random
+  weights.
 - **shapes** (chapter 5): ContextShapes, the synthetic world in which context decides the class
   of small regions; plain shuffling, the world's own size bins (specks and bodies).
 
@@ -345,6 +349,23 @@ def coco(profile: profiles.Profile | str | None = None) -> Experiment:
     )
 
 
+def coco_pretrained(profile: profiles.Profile | str | None = None) -> Experiment:
+    """The COCO experiment on an ImageNet-pretrained EfficientNet-Lite0 in ``profile``: the
+    same categories, subsets, sampler, methods and bins as :func:`coco`, the profile's
+    ``pretrained_*`` image size, learning rate and seeds."""
+    profile = _profile(profile)
+    base = coco(profile)
+    return dataclasses.replace(
+        base,
+        name="coco-pretrained",
+        data=dataclasses.replace(base.data, image_size=profile.pretrained_image_size),
+        arch="efficientnet_lite0",
+        weights="DEFAULT",
+        training=base.training.replace(lr=profile.pretrained_lr),
+        seeds=profile.pretrained_seeds,
+    )
+
+
 def shapes(profile: profiles.Profile | str | None = None) -> Experiment:
     """The ContextShapes experiment of chapter 5 in ``profile`` (default: the active one)."""
     profile = _profile(profile)
@@ -362,11 +383,34 @@ def shapes(profile: profiles.Profile | str | None = None) -> Experiment:
     )
 
 
-EXPERIMENTS = {"coco": coco, "shapes": shapes}
+# The data regime (chapter 7): ContextShapes training scenes from about a hundred to several
+# thousand, each at the experiment's epochs and, below the largest, again at about the largest
+# point's number of optimiser steps, so that more scenes and more steps can be told apart.
+CURVE_SCENES: tuple[int, ...] = (100, 300, 1000, 3000)
+CURVE_METHODS: tuple[str, ...] = ("attn-add@conv1", "hard@input")
+
+
+def shapes_curve(profile: profiles.Profile | str | None = None) -> dict[str, Experiment]:
+    """The learning curve's experiments in ``profile``, by name: ``<n>-scenes`` (the shapes
+    experiment with ``n`` training scenes) and ``<n>-scenes-same-steps`` (``n`` scenes for as
+    many epochs as give about the steps of the largest point)."""
+    base = shapes(profile)
+    largest = max(CURVE_SCENES)
+    curve = {}
+    for n in CURVE_SCENES:
+        curve[f"{n}-scenes"] = base.replace(train_scenes=n)
+        if n < largest:
+            epochs = round(base.training.epochs * largest / n)
+            curve[f"{n}-scenes-same-steps"] = base.replace(train_scenes=n, epochs=epochs)
+    return curve
+
+
+EXPERIMENTS = {"coco": coco, "coco-pretrained": coco_pretrained, "shapes": shapes}
 
 
 def get(name: str, profile: profiles.Profile | str | None = None) -> Experiment:
-    """The experiment ``name`` (``coco`` or ``shapes``) of ``profile`` (default: the active)."""
+    """The experiment ``name`` (``coco``, ``coco-pretrained`` or ``shapes``) of ``profile``
+    (default: the active one)."""
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}: choose one of {sorted(EXPERIMENTS)}")
     return EXPERIMENTS[name](profile)

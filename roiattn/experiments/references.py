@@ -8,15 +8,20 @@ and carries its provenance (experiment, machine, time, commit); none is typed in
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 from roiattn.experiments.comparison import Comparison, load_results
 
 
-def reference_names() -> list[str]:
-    """The names of the shipped reference results (file names without ``.json``)."""
+def reference_names(experiment: str | None = None) -> list[str]:
+    """The names of the shipped reference results (file names without ``.json``), of one
+    ``experiment`` (``coco``, ``shapes``, ...: names start ``<experiment>-<profile>-``) or all."""
     folder = resources.files("roiattn") / "results"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
+    names = sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json"))
+    if experiment is None:
+        return names
+    return [n for n in names if re.match(rf"{re.escape(experiment)}-(quick|full)-", n)]
 
 
 def reference_results(name: str) -> Comparison:
