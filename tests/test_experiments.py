@@ -924,7 +924,10 @@ def test_the_learning_curve_separates_scenes_from_steps():
     curve = experiments.shapes_curve("quick")
     largest = max(experiments.CURVE_SCENES)
     base = experiments.shapes("quick")
-    assert curve[f"{largest}-scenes"] == base.replace(train_scenes=largest)
+    assert curve[f"{largest}-scenes"].data == base.replace(train_scenes=largest).data
+    for experiment in curve.values():
+        assert experiment.seeds == profiles.get("quick").seeds
+        assert all(experiment.seeds_of(m) == experiment.seeds for m in experiments.CURVE_METHODS)
     steps = largest * base.training.epochs  # scenes seen, proportional to steps
     for n in experiments.CURVE_SCENES[:-1]:
         assert curve[f"{n}-scenes"].training.epochs == base.training.epochs

@@ -392,9 +392,13 @@ CURVE_METHODS: tuple[str, ...] = ("attn-add@conv1", "hard@input")
 
 def shapes_curve(profile: profiles.Profile | str | None = None) -> dict[str, Experiment]:
     """The learning curve's experiments in ``profile``, by name: ``<n>-scenes`` (the shapes
-    experiment with ``n`` training scenes) and ``<n>-scenes-same-steps`` (``n`` scenes for as
-    many epochs as give about the steps of the largest point)."""
-    base = shapes(profile)
+    experiment with ``n`` training scenes, every seed of the profile) and
+    ``<n>-scenes-same-steps`` (``n`` scenes for as many epochs as give about the steps of the
+    largest point)."""
+    profile = _profile(profile)
+    # every seed of the profile: one run per point would not tell a crossover from the luck
+    # of one initialisation and batch order
+    base = shapes(profile).replace(seeds=profile.seeds, all_seeds=CURVE_METHODS)
     largest = max(CURVE_SCENES)
     curve = {}
     for n in CURVE_SCENES:
