@@ -122,7 +122,15 @@ def test_one_table_of_methods_by_size_bin(first):
                 assert cell == rows[column].mean_class_accuracy and top1 == rows[column].accuracy
         assert len(table.history(method).step) == 4  # 16 items, batches of 4, one epoch
     text = table.to_markdown()
-    assert text.splitlines()[0] == f"| method | seeds | {' | '.join(columns)} |"
+    # image is compared: a last column says whether each other method uses the mask
+    assert text.splitlines()[0] == f"| method | seeds | {' | '.join(columns)} | minus image |"
+    cells = _markdown_cells(text)
+    assert cells["image"][-1] == "–" and cells["*regions*"][-1] == ""
+    for method in METHODS:
+        if method != "image":
+            gap = table.mask_used()[method]
+            assert gap == table.gaps(method, "image")[-1]
+            assert cells[method][-1].startswith(str(gap)), method
     assert all(f"| {m} | 1 |" in text for m in METHODS) and "| *regions* |" in text
     assert "| *chance (1/3)* |" in text and "| *majority (shade" in text
     non_empty = [c for c in columns[:-2] if table.counts()[c]]

@@ -31,6 +31,7 @@ FORMAT = "roiattn.comparison"
 RUN_FORMAT = "roiattn.run"
 OVERALL, MEAN_CLASS = "overall", "mean class"
 METRIC_NAMES = {"mean_class": "mean class accuracy", "accuracy": "top-1 accuracy"}
+MASK_WORDS = {1: " ✓", 0: "", -1: " ✗"}  # a method shown to gain, or lose, from the mask
 NOT_ABOVE = "°"  # marks a cell not above the better baseline of its column
 
 
@@ -221,7 +222,9 @@ class Comparison:
     def to_markdown(self, metric: str = "mean_class", scheme: str | None = None) -> str:
         """The table in Markdown, in percent: the methods (with the range over seeds where
         there are several), the baselines, and a last row of instance counts. A method's cell
-        not above the better baseline of its column is marked ``°``."""
+        not above the better baseline of its column is marked ``°``. When ``image`` (the mask
+        ignored) is compared too, a last column says whether each method uses the mask: its
+        difference from ``image`` over all regions, with the paired image-bootstrap interval."""
         scheme = scheme or self.scheme
         columns = self.columns(scheme)
         baselines = self.baselines(metric, scheme)
@@ -229,9 +232,11 @@ class Comparison:
             c: max((v[c] for v in baselines.values() if v[c] is not None), default=None)
             for c in columns
         }
+        mask_used = self.mask_used(metric, scheme)
+        extra = " minus image |" if mask_used else ""
         lines = [
-            f"| method | seeds | {' | '.join(columns)} |",
-            "| --- | ---: |" + " ---: |" * len(columns),
+            f"| method | seeds | {' | '.join(columns)} |{extra}",
+            "| --- | ---: |" + " ---: |" * len(columns) + (" ---: |" if mask_used else ""),
         ]
         for method, cells in self.table(metric, scheme).items():
             seeds = self.seeds(method)
@@ -247,20 +252,40 @@ class Comparison:
                 if best[column] is not None and value <= best[column]:
                     text += NOT_ABOVE
                 values.append(text)
+            if mask_used:
+                gap = mask_used.get(method)
+                values.append("–" if gap is None else f"{gap}{MASK_WORDS[gap.sign]}")
             lines.append(f"| {method} | {len(seeds)} | {' | '.join(values)} |")
+        blank = " |" if mask_used else ""
         for name, cells in baselines.items():
             values = ["–" if v is None else f"{v:.1%}" for v in cells.values()]
-            lines.append(f"| *{name}* | | {' | '.join(values)} |")
+            lines.append(f"| *{name}* | | {' | '.join(values)} |{blank}")
         counts = self.counts(scheme)
-        lines.append(f"| *regions* | | {' | '.join(str(counts[c]) for c in columns)} |")
+        lines.append(f"| *regions* | | {' | '.join(str(counts[c]) for c in columns)} |{blank}")
         what = METRIC_NAMES[metric]
         lines += [
             "",
             f"Size bins: {what} within the bin; *overall*: top-1 over all regions; *mean "
             f"class*: mean-class accuracy over all regions. With several seeds, the mean and "
-            f"(in brackets) the range. {NOT_ABOVE}: not above the better baseline.",
+            f"(in brackets) the range. {NOT_ABOVE}: not above the better baseline."
+            + (
+                " *minus image*: the method minus `image` (the mask ignored) over all regions, "
+                "in points, with its 95% interval over images: ✓ the mask helps, ✗ it hurts, "
+                "no mark: no effect shown."
+                if mask_used
+                else ""
+            ),
         ]
         return "\n".join(lines)
+
+    def mask_used(self, metric: str = "mean_class", scheme: str | None = None) -> dict[str, Gap]:
+        """Each method minus ``image`` (the mask ignored) over all regions, on the seeds both
+        share, with its paired image-bootstrap interval: whether the method uses the mask at
+        all. Empty when ``image`` is not in the comparison."""
+        if "image" not in self.methods:
+            return {}
+        others = [m for m in self.methods if m != "image"]
+        return {m: self.gaps(m, "image", scheme, metric=metric)[-1] for m in others}
 
     def gaps(self, a: str, b: str, scheme: str | None = None, **options: Any) -> list[Gap]:
         """:func:`~roiattn.evaluate.paired_gaps` of ``a`` minus ``b`` over the seeds both were
