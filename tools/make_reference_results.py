@@ -2,11 +2,17 @@
 chapter can, shipped inside the package.
 
     ROIATTN_COCO_ROOT=path/to/coco python tools/make_reference_results.py EPOCHS [PROFILE]
+    ROIATTN_COCO_ROOT=path/to/coco python tools/make_reference_results.py pretrained [PROFILE]
     python tools/make_reference_results.py curve [PROFILE]
 
 ``EPOCHS``: runs ``roiattn.experiments.coco(PROFILE)`` (default ``quick``) with ``EPOCHS``
 epochs, every method and seed the experiment defines, exactly as chapter 6 runs it otherwise,
 and saves ``roiattn/results/coco-<profile>-<EPOCHS>-epochs.json``.
+
+``pretrained``: runs ``roiattn.experiments.coco_pretrained(PROFILE)`` (EfficientNet-Lite0 from
+ImageNet) with every method and, for the findings' methods, every seed of the profile, and saves
+``roiattn/results/coco-pretrained-<profile>-<E>-epochs.json``: chapter 6's comparison on a
+pretrained network, which a chapter cannot train within its time on a CPU.
 
 ``curve``: runs every experiment of ``roiattn.experiments.shapes_curve(PROFILE)`` (ContextShapes
 from a hundred to several thousand training scenes, at the experiment's epochs and at the same
@@ -49,6 +55,15 @@ def longer(epochs: int, profile: str) -> None:
     ship(comparison, f"coco-{profile}-{epochs}-epochs")
 
 
+def pretrained(profile: str) -> None:
+    experiment = experiments.coco_pretrained(profile)
+    experiment = experiment.replace(seeds=experiments.coco(profile).seeds)
+    print(experiment.summary())
+    comparison = experiment.run()
+    print(comparison.to_markdown(metric="mean_class", scheme="coco"))
+    ship(comparison, f"coco-pretrained-{profile}-{experiment.training.epochs}-epochs")
+
+
 def curve(profile: str) -> None:
     for name, experiment in experiments.shapes_curve(profile).items():
         print(experiment.summary())
@@ -58,12 +73,13 @@ def curve(profile: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or len(argv) > 2 or not (argv[0].isdigit() or argv[0] == "curve"):
+    commands = {"curve": curve, "pretrained": pretrained}
+    if not argv or len(argv) > 2 or not (argv[0].isdigit() or argv[0] in commands):
         print(__doc__)
         return 2
     profile = argv[1] if len(argv) > 1 else "quick"
-    if argv[0] == "curve":
-        curve(profile)
+    if argv[0] in commands:
+        commands[argv[0]](profile)
     else:
         longer(int(argv[0]), profile)
     return 0
