@@ -924,8 +924,10 @@ def test_reference_results_name_what_the_package_ships():
     # each experiment's own: the COCO ones are not mixed with the learning curve's
     coco = experiments.reference_names("coco")
     assert coco and all(n.startswith(("coco-quick-", "coco-full-")) for n in coco)
+    pretrained = experiments.reference_names("coco-pretrained")
+    assert pretrained and set(pretrained).isdisjoint(coco)
     assert set(experiments.reference_names("shapes")).isdisjoint(coco)
-    assert set(coco) | set(experiments.reference_names("shapes")) == set(names)
+    assert set(coco) | set(pretrained) | set(experiments.reference_names("shapes")) == set(names)
 
 
 def test_the_learning_curve_separates_scenes_from_steps():
