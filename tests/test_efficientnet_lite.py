@@ -136,3 +136,12 @@ def test_the_stem_alias_names_the_first_layer():
     model = build_model("attn-add@stem+stage3", "efficientnet_lite0", num_classes=3)
     assert model.method == "attn-add@conv1+layer3"
     assert build_model("hard@stem", "resnet10_w32", num_classes=3).method == "hard@conv1"
+
+
+def test_random_weights_follow_torchvisions_efficientnet_initialisation():
+    torch.manual_seed(0)
+    backbone = make_backbone("efficientnet_lite0", num_classes=10)
+    conv = backbone.conv_head  # 320 -> 1280, 1 x 1: He-normal over its fan out
+    assert conv.weight.std().item() == pytest.approx((2 / 1280) ** 0.5, rel=0.05)
+    assert torch.all(backbone.bn_head.weight == 1) and torch.all(backbone.bn_head.bias == 0)
+    assert backbone.fc.weight.abs().max() <= 1 / 10**0.5 and torch.all(backbone.fc.bias == 0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -168,6 +169,16 @@ class EfficientNetLite(Backbone):
         self.bn_head = batch_norm(1280)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(1280, num_classes)
+        for module in self.modules():  # as torchvision's EfficientNet initialises its layers
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out")
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Linear):
+                bound = 1.0 / math.sqrt(module.out_features)
+                nn.init.uniform_(module.weight, -bound, bound)
+                nn.init.zeros_(module.bias)
         self.merge_points = (
             MergePoint("conv1", 32, 2),
             *(
