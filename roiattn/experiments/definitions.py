@@ -44,6 +44,7 @@ from roiattn.data import (
 )
 from roiattn.data.paths import default_data_dir, display_path
 from roiattn.models import METHODS, RegionClassifier, build_model, method_options
+from roiattn.models.factory import OPTIONS
 from roiattn.train import TrainSettings
 
 # What chapter 6 compares: no mask, no context, a blurred background, hard attention at three
@@ -236,7 +237,7 @@ class Experiment:
         (``epochs=8``, ``branch_lr_scale=10``, ``max_train=300``, ``mask_resize="max"``, ...),
         checked like the original. Its ``variant`` lists the changes, and names its results."""
         own = {f.name for f in dataclasses.fields(self)} - {"data", "training", "variant"}
-        options = {"mask_resize", "kernel_size", "margin", "sigma"}
+        options = {option for family in OPTIONS.values() for option in family}
         unknown = sorted(set(changes) - own - DATA_FIELDS - TRAINING_FIELDS - options)
         if unknown:
             valid = sorted(own | DATA_FIELDS | TRAINING_FIELDS | options)
