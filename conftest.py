@@ -7,6 +7,8 @@ Passive waiting costs nothing when the machine is otherwise idle.
 
 import os
 
+import pytest
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # nbval reads a cell's messages only once the cell has finished, and a kernel's iopub socket
 # drops what is queued beyond ZeroMQ's limit (1000 by default). Chapter 6's five-minute cell,
@@ -16,12 +18,25 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("TQDM_MININTERVAL", "10")
 
 
-def pytest_collection_modifyitems(items):
-    """Build the book and check its pages last (a stable sort keeps every other order).
+# The book build waits for chapter 5's runs, which tests/test_findings.py trains: the two run in
+# this order in one process. Every other file is a unit of its own (a notebook's cells share a
+# kernel, a module's fixtures its process).
+BOOK = ("test_findings.py", "test_book.py")
+FIRST = {name: rank for rank, name in enumerate((*BOOK, "test_synthetic_source.py"))}
 
-    By then ``tests/test_findings.py`` has trained chapter 5's comparison into
-    ``$ROIATTN_DATA/results``, and the book build, which executes every chapter on the COCO
-    source, loads it instead of training it a second time (the offline nbval pass of
-    ``tests/test_synthetic_source.py`` trains the COCO chapters on its own synthetic data).
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Start the longest work first and keep what depends on each other together.
+
+    The suite runs on two processes (pytest-xdist, ``--dist loadgroup``): one builds the book
+    (about two thirds of the time) while the other runs everything else, the offline pass over
+    the synthetic source first. By the time the book build reaches chapter 5,
+    ``tests/test_findings.py`` has trained chapter 5's comparison into ``$ROIATTN_DATA/results``
+    and the build loads it instead of training it a second time. Without xdist the same order
+    holds in one process.
     """
-    items.sort(key=lambda item: item.path.name == "test_book.py")
+    items.sort(key=lambda item: FIRST.get(item.path.name, len(FIRST)))
+    for item in items:
+        group = "book" if item.path.name in BOOK else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))

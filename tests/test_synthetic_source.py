@@ -5,9 +5,9 @@ scenes instead of the sample photos, the COCO chapters train and compare on Cont
 written as a COCO folder. This runs every chapter that reads the data source (all but chapter
 5, whose world is the same for every reader) under nbval the way that user does:
 ``ROIATTN_COCO_ROOT`` unset, an empty home, and every download pointed at a closed port on
-127.0.0.1 (``ROIATTN_COCO_MIRROR``), so it fails at once, as offline. ``ROIATTN_DATA`` stays the
-session's; the COCO chapters' runs on the synthetic folder have another data fingerprint than
-those on COCO, so they are trained here.
+127.0.0.1 (``ROIATTN_COCO_MIRROR``), so it fails at once, as offline. ``ROIATTN_DATA`` is a
+fresh folder of its own: this runs beside the book build (pytest-xdist), whose chapters write
+the same table names (``results/coco-quick.json``) on the COCO source.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def test_every_chapter_runs_offline_on_the_synthetic_source(tmp_path):
         ROIATTN_COCO_MIRROR=f"http://127.0.0.1:{closed_port()}",
         ROIATTN_PROFILE="quick",
         MPLCONFIGDIR=str(tmp_path / "matplotlib"),
+        ROIATTN_DATA=str(tmp_path / "data"),
     )
-    env.setdefault("ROIATTN_DATA", str(tmp_path / "data"))
     (tmp_path / "home").mkdir()
     chapters = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "notebooks").glob("*.ipynb"))
                 if not p.name.startswith("05_")]  # fmt: skip

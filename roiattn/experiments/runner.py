@@ -27,6 +27,7 @@ import torch
 import torchvision
 
 from roiattn.checkpoints import save_checkpoint
+from roiattn.data.paths import display_path
 from roiattn.evaluate.evaluation import evaluate, schemes_for
 from roiattn.experiments.comparison import Comparison, Run, write_json
 from roiattn.experiments.definitions import Experiment, Regions
@@ -199,12 +200,14 @@ def compare(
     else:
         trained = run_in_workers(_train_and_save, tasks, jobs, regions)
     runs: dict[str, list[Run]] = {}
-    for method, seed in progress_bar(plan, desc="compare", unit="run", disable=not progress):
+    if progress and len(missing) < len(plan):
+        print(f"{len(plan) - len(missing)} of {len(plan)} runs loaded from earlier runs in "
+              f"{display_path(folder / 'runs')}")  # fmt: skip
+    bar = progress_bar(plan, desc="compare", unit="run", disable=not progress or not missing)
+    for method, seed in bar:
         run = saved[method, seed] or next(trained)
         runs.setdefault(method, []).append(run)
-        if progress and run.cached:
-            print(f"{method} (seed {seed}): loaded from an earlier run")
-        elif progress:
+        if progress and not run.cached:
             print(
                 f"{method} (seed {seed}): mean class {run.report.mean_class_accuracy:.1%}, top-1 "
                 f"{run.report.accuracy:.1%} ({run.seconds['train']:.0f} s training)"
