@@ -1,5 +1,7 @@
-"""The Colab install cell: the same in every chapter, pointing at the book's repository, and
-installing roiattn next to a preinstalled torch without reinstalling it."""
+"""Colab as a reader meets it: every chapter has a Colab badge under its title and the same
+install cell, both pointing at the book's repository and release (``v<roiattn.__version__>``,
+the ref ``_config.yml`` launches), and the cell installs that release of roiattn next to a
+preinstalled torch without reinstalling it."""
 
 from __future__ import annotations
 
@@ -24,8 +26,18 @@ def install_cell(notebook: Path) -> str:
     return "".join(code[0]["source"])
 
 
+def repository() -> dict:
+    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+
+
 def repository_url() -> str:
-    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    return repository()["url"]
+
+
+def test_the_book_launches_and_installs_the_packages_own_release():
+    import roiattn
+
+    assert repository()["branch"] == f"v{roiattn.__version__}"
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
@@ -33,7 +45,24 @@ def test_every_chapter_starts_with_the_same_install_cell(notebook):
     cell = install_cell(notebook)
     assert cell == install_cell(NOTEBOOKS[0])
     assert f'REPOSITORY = "{repository_url()}"' in cell
+    release = repository()["branch"]
+    assert f'RELEASE = "{release}"' in cell
+    assert 'f"git+{REPOSITORY}@{RELEASE}"' in cell
     assert '"google.colab" in sys.modules' in cell
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_chapter_has_a_colab_badge_under_its_title(notebook):
+    title = "".join(json.loads(notebook.read_text())["cells"][0]["source"]).splitlines()
+    assert title[0].startswith("# ")
+    repo = repository_url().removeprefix("https://github.com/")
+    link = (
+        f"https://colab.research.google.com/github/{repo}/blob/{repository()['branch']}/"
+        f"notebooks/{notebook.name}"
+    )
+    assert title[2] == (
+        f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({link})"
+    )
 
 
 def colab_like_environment(tmp_path: Path) -> Path:
@@ -74,6 +103,10 @@ def test_the_install_cell_installs_roiattn_beside_colabs_torch(tmp_path):
         pytest.skip("no chapters yet")
     clone = tmp_path / "repo"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    # the release tag the cell installs, made here when this checkout has not been tagged yet
+    release = repository()["branch"]
+    subprocess.run(["git", "-C", str(clone), "tag", "-f", release, "HEAD"], check=True,
+                   capture_output=True)  # fmt: skip
     python = colab_like_environment(tmp_path)
     cell = install_cell(NOTEBOOKS[0]).replace(repository_url(), clone.as_uri())
     # offline: every dependency is preinstalled, and roiattn builds with the setuptools at hand

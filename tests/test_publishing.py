@@ -40,6 +40,8 @@ def test_a_fork_points_the_book_at_itself_with_one_command(tmp_path):
     (fork / "tools").mkdir(parents=True)
     shutil.copy(ROOT / "tools" / "set_repository.py", fork / "tools")
     shutil.copy(ROOT / "_config.yml", fork)
+    (fork / "roiattn").mkdir()
+    shutil.copy(ROOT / "roiattn" / "__init__.py", fork / "roiattn")
     shutil.copytree(ROOT / "notebooks", fork / "notebooks")
     url = "https://github.com/someone/roiattn-fork"
     done = subprocess.run([sys.executable, "tools/set_repository.py", url], cwd=fork,
@@ -47,7 +49,15 @@ def test_a_fork_points_the_book_at_itself_with_one_command(tmp_path):
     assert done.returncode == 0, done.stderr
     assert yaml.safe_load((fork / "_config.yml").read_text())["repository"]["url"] == url
     for notebook in sorted((fork / "notebooks").glob("*.ipynb")):
-        assert f'REPOSITORY = \\"{url}\\"' in notebook.read_text(), notebook.name
+        text = notebook.read_text()
+        assert f'REPOSITORY = \\"{url}\\"' in text, notebook.name
+        assert "colab.research.google.com/github/someone/roiattn-fork/blob/" in text
+        assert text.count("[![Open In Colab]") == 1, notebook.name
+    # a second run (as after a version change) changes nothing more
+    first = {p.name: p.read_text() for p in (fork / "notebooks").glob("*.ipynb")}
+    subprocess.run([sys.executable, "tools/set_repository.py"], cwd=fork, check=True,
+                   capture_output=True)  # fmt: skip
+    assert first == {p.name: p.read_text() for p in (fork / "notebooks").glob("*.ipynb")}
     # everything else in the configuration is untouched
     before = yaml.safe_load((ROOT / "_config.yml").read_text())
     after = yaml.safe_load((fork / "_config.yml").read_text())
