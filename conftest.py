@@ -25,18 +25,27 @@ BOOK = ("test_findings.py", "test_book.py")
 FIRST = {name: rank for rank, name in enumerate((*BOOK, "test_synthetic_source.py"))}
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
-    """Start the longest work first and keep what depends on each other together.
+    """Start the longest work first: chapter 5's runs, then the book build (about two thirds
+    of the suite's time), then the offline pass over the synthetic source.
 
-    The suite runs on two processes (pytest-xdist, ``--dist loadgroup``): one builds the book
-    (about two thirds of the time) while the other runs everything else, the offline pass over
-    the synthetic source first. By the time the book build reaches chapter 5,
-    ``tests/test_findings.py`` has trained chapter 5's comparison into ``$ROIATTN_DATA/results``
-    and the build loads it instead of training it a second time. Without xdist the same order
-    holds in one process.
+    By the time the book build reaches chapter 5, ``tests/test_findings.py`` has trained
+    chapter 5's comparison into ``$ROIATTN_DATA/results`` and the build loads it instead of
+    training it a second time.
     """
     items.sort(key=lambda item: FIRST.get(item.path.name, len(FIRST)))
-    for item in items:
-        group = "book" if item.path.name in BOOK else str(item.path)
-        item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """With pytest-xdist (``-n 2``, the default here), one process builds the book while the
+    other runs everything else: units of work are whole files, in the order above, and the two
+    book files are one unit. (xdist's own ``xdist_group`` marks do nothing under pytest 9.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class BookFirst(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = nodeid.split("::", 1)[0]
+            return "book" if file.rsplit("/", 1)[-1] in BOOK else file
+
+    return BookFirst(config, log)

@@ -5,10 +5,11 @@ The modules, by job: :mod:`roiattn.masks` (resizing masks), :mod:`roiattn.models
 method), :mod:`roiattn.data` (region datasets), :mod:`roiattn.train` (the loop),
 :mod:`roiattn.evaluate` (accuracy per size bin, and how far to trust it),
 :mod:`roiattn.experiments` (the book's experiments, defined once), :mod:`roiattn.profiles`
-(quick or full), :mod:`roiattn.errors` (every error roiattn raises on purpose).
+(quick or full), :mod:`roiattn.errors` (every error roiattn raises on purpose),
+:mod:`roiattn.exercises` (the checks of the chapters' exercises).
 """
 
-from roiattn import profiles
+from roiattn import exercises, profiles
 from roiattn.errors import (
     CheckpointError,
     DataFileError,
@@ -42,6 +43,7 @@ __all__ = [
     "as_mask_batch",
     "build_model",
     "compare",
+    "exercises",
     "fit",
     "load_results",
     "profiles",
