@@ -18,21 +18,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("TQDM_MININTERVAL", "10")
 
 
-# The book build waits for chapter 5's runs, which tests/test_findings.py trains: the two run in
-# this order in one process. Every other file is a unit of its own (a notebook's cells share a
-# kernel, a module's fixtures its process).
-BOOK = ("test_findings.py", "test_book.py")
+# The book build (which trains chapter 5's comparison) and tests/test_findings.py (which checks
+# that comparison, loading the runs the build saved) run in this order in one process. Every
+# other file is a unit of its own (a notebook's cells share a kernel, a module's fixtures its
+# process).
+BOOK = ("test_book.py", "test_findings.py")
 FIRST = {name: rank for rank, name in enumerate((*BOOK, "test_synthetic_source.py"))}
 
 
 def pytest_collection_modifyitems(items):
-    """Start the longest work first: chapter 5's runs, then the book build (about two thirds
-    of the suite's time), then the offline pass over the synthetic source.
-
-    By the time the book build reaches chapter 5, ``tests/test_findings.py`` has trained
-    chapter 5's comparison into ``$ROIATTN_DATA/results`` and the build loads it instead of
-    training it a second time.
-    """
+    """Start the longest work first: the book build (about two thirds of the suite's time),
+    then chapter 5's findings on the runs it saved, then the offline pass over the synthetic
+    source."""
     items.sort(key=lambda item: FIRST.get(item.path.name, len(FIRST)))
 
 
@@ -49,3 +46,15 @@ def pytest_xdist_make_scheduler(config, log):
             return "book" if file.rsplit("/", 1)[-1] in BOOK else file
 
     return BookFirst(config, log)
+
+
+_yielded = []
+
+
+def pytest_runtest_setup(item):
+    """In the process that does not build the book, give way to it: the build is the longest
+    unit, so the suite ends when it does (its chapters' kernels and the other tests' children
+    inherit their process's priority)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and item.path.name not in BOOK and not _yielded:
+        os.nice(5)
+        _yielded.append(True)

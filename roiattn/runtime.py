@@ -43,7 +43,8 @@ def describe_device(device: torch.device) -> str:
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
     cpu = platform.processor() or platform.machine()
-    return f"cpu ({torch.get_num_threads()} threads, {cpu})"
+    threads = torch.get_num_threads()
+    return f"cpu ({threads} thread{'s' if threads != 1 else ''}, {cpu})"
 
 
 @dataclass(frozen=True)

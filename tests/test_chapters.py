@@ -81,18 +81,34 @@ def test_every_exercise_has_a_solution_that_runs_and_prints(notebook):
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_saved_outputs_travel(notebook):
-    """No absolute path of the machine that ran a chapter, and no progress bar frozen at its
-    first frame (the library's bars leave their final state)."""
+    """No absolute path of the machine that ran a chapter, no progress bar left part of the way
+    (the library's bars leave their final state, or none), and no list of loaded runs."""
     for index, cell in enumerate(cells(notebook)):
         for output in cell.get("outputs", []):
             shown = json.dumps(output.get("text", "")) + json.dumps(output.get("data", {}))
             path = MACHINE_PATH.search(shown)
             assert path is None, f"cell {index} shows the machine path {path.group(0)}"
-            plain = "".join(output.get("data", {}).get("text/plain", ""))
-            assert not re.search(r"\b0%\|", plain), f"cell {index} saved a bar at 0%: {plain[:60]}"
+            for frame in progress_frames(output):
+                assert frame == 100, f"cell {index} saved a progress bar stopped at {frame}%"
+            printed = "".join(output.get("text", ""))
+            loaded = printed.count("loaded from an earlier run")
+            assert loaded <= 1, f"cell {index} lists {loaded} loaded runs one per line"
+
+
+def progress_frames(output: dict) -> list[int]:
+    """The percentage of every progress bar an output shows in its final state: the last frame
+    of each line (tqdm redraws a line with carriage returns)."""
+    shown = "".join(output.get("text", "")) + "".join(output.get("data", {}).get("text/plain", ""))
+    frames = []
+    for line in shown.split("\n"):
+        last = line.split("\r")[-1] or (line.split("\r")[-2:-1] or [""])[0]
+        bar = re.search(r"(\d+)%\|", last)
+        if bar:
+            frames.append(int(bar.group(1)))
+    return frames
 
 
 def test_the_shipped_results_hold_no_machine_path():
-    for path in (ROOT / "roiattn" / "results").glob("*.json"):
+    for path in (ROOT / "roiattn" / "results").rglob("*.json"):
         found = MACHINE_PATH.search(path.read_text())
         assert found is None, f"{path.name} holds {found.group(0)}"

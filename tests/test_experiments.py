@@ -994,3 +994,62 @@ def test_the_command_line_and_the_chapter_give_identical_results(tmp_path, capsy
     assert settings[0] == settings[1]
     assert chapter.to_markdown() in printed
     assert f"saved {saved[0]}" in printed
+
+
+def test_a_shipped_run_is_used_only_where_a_run_with_its_key_is_missing(
+    tmp_path, monkeypatch, capsys
+):
+    """Runs shipped in the package are found like saved ones, by key: the same settings, seed
+    and data give the shipped run; another seed, or a request for the model, trains."""
+    from roiattn.experiments import runner
+
+    made = compare(tiny(), ["image"], regions=tiny_regions(), results_dir=tmp_path / "made",
+                   progress=False)  # fmt: skip
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    for run_file in (tmp_path / "made" / "runs").glob("*.json"):
+        run_file.rename(shipped / run_file.name)
+    monkeypatch.setattr(runner, "shipped_runs", lambda: shipped)
+    again = compare(tiny(), ["image"], regions=tiny_regions(), results_dir=tmp_path / "reader")
+    printed = capsys.readouterr().out
+    assert "1 of 1 runs loaded instead of trained: 1 shipped with the package" in printed
+    run = again.runs["image"][0]
+    assert run.cached and run.provenance["shipped"]
+    assert np.array_equal(run.report.predictions, made.runs["image"][0].report.predictions)
+    assert not (tmp_path / "reader" / "runs").exists()  # nothing trained, nothing copied
+    other_seed = compare(tiny(seeds=(4,)), ["image"], regions=tiny_regions(),
+                         results_dir=tmp_path / "reader", progress=False)  # fmt: skip
+    assert not other_seed.runs["image"][0].cached
+    with_model = compare(tiny(), ["image"], regions=tiny_regions(), results_dir=tmp_path / "m",
+                         save_models=True, progress=False)  # fmt: skip
+    assert not with_model.runs["image"][0].cached
+
+
+def test_the_shipped_runs_are_the_ones_chapter_7_asks_for_on_coco_mini():
+    """Chapter 7 trains its runs on the pretrained network only where the package does not ship
+    them: on coco-mini (the book's CI and published build) every one of them is shipped, so a
+    change of settings that changes their keys fails here, not as a slow build."""
+    from roiattn.experiments.runner import _run_key, run_stem, shipped_runs
+
+    if real_coco_root() is None:
+        pytest.skip("the shipped runs are made on coco-mini, which is not on this machine")
+    attention, hard = "attn-add@conv1", "hard@input"
+    pretrained = experiments.coco_pretrained("quick")
+    asked = [
+        (pretrained, ["image", attention, hard]),
+        (pretrained.replace(weights=None), [attention, hard]),
+        (pretrained.replace(view="image"), [attention, hard]),
+        (pretrained.replace(branch_lr_scale=100), [attention]),
+    ]
+    regions = {}
+    for experiment, methods in asked:
+        view = experiment.data.view
+        if view not in regions:
+            regions[view] = experiment.regions()
+        train, test = regions[view].train, regions[view].test
+        data = {"train": train.provenance(), "test": test.provenance()}
+        for method in methods:
+            for seed in experiment.seeds_of(method):
+                key = _run_key(experiment, method, seed, data, "cpu")
+                stem = run_stem(method, seed, key)
+                assert (shipped_runs() / f"{stem}.json").exists(), (experiment.summary(), method)

@@ -12,12 +12,12 @@ regions of each bin (the margins were measured in it):
 2. attention at the first layer is far ahead of the merge at layer3 on small regions;
 3. the whole image, mask ignored, is far behind.
 
-It trains into ``$ROIATTN_DATA/results`` the runs chapter 5 loads (the book build comes last in
-the suite and loads them), or loads them when chapter 5 made them already: the same runs are
-never trained twice in one test session. The time budget is checked on the training and
-evaluation times saved with each run (from the first start to the last end), so it holds
-either way. The margins are set well inside what was measured (see the closing note of issue
-4). About two minutes on two CPU cores when it trains; marked ``slow``.
+It loads the runs chapter 5 saved in ``$ROIATTN_DATA/results`` (in the suite the book build runs
+first, in the same process, see ``conftest.py``), or trains them there when chapter 5 has not: the
+same runs are never trained twice in one test session. The time budget is checked on the training
+and evaluation times saved with each run (from the first start to the last end), so it holds either
+way. The margins are set well inside what was measured (see the closing note of issue 4). About two
+minutes on two CPU cores when it trains; marked ``slow``.
 """
 
 from datetime import datetime

@@ -4,6 +4,7 @@ words of the check."""
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -31,6 +32,36 @@ def prompts(notebook) -> list[str]:
     """The exercise numbers, as the prompts after the chapter's Exercises heading give them."""
     text = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
     return re.findall(r"^\*\*(\d+)\.\*\*", text.split("## Exercises", 1)[1], re.M)
+
+
+def assigned(source: str) -> set[str]:
+    """The names a code cell binds in the notebook's namespace (not inside functions)."""
+    names, todo = set(), list(ast.parse(source).body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            names.add(getattr(node, "name", ""))
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        todo.extend(ast.iter_child_nodes(node))
+    return names
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_answer_name_is_taken_before_the_exercises(notebook):
+    """A check finds an answer by its name: if the chapter had bound that name already, the
+    student edition would judge the chapter's value instead of saying "not answered yet"."""
+    cells = nbformat.read(notebook, as_version=4).cells
+    start = next(i for i, c in enumerate(cells) if "## Exercises" in c.source)
+    taken = set().union(*(assigned(c.source) for c in cells[:start] if c.cell_type == "code"))
+    for i, cell in enumerate(cells):
+        if tagged(cell, "exercise-check"):
+            prompt = cells[i - 2].source
+            asked = re.findall(r"`([A-Za-z_]\w*)`", prompt[prompt.rindex("Keep") :])
+            answers = {name for name in asked if re.search(rf"\b{name}\b", cell.source)}
+            assert answers, f"cell {i}: the prompt names no variable that the check reads"
+            assert not answers & taken, f"cell {i}: {answers & taken} is bound before the exercises"
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +103,7 @@ def test_a_student_chapter_runs_and_fails_only_the_checks_of_unanswered_exercise
     teacher = nbformat.read(ROOT / "notebooks" / "01_masks.ipynb", as_version=4)
     student = nbformat.read(edition / "01_masks.ipynb", as_version=4)
     answers = [i for i, c in enumerate(student.cells) if tagged(c, "exercise-answer")]
-    student.cells[answers[0]].source = 'lost = {"nearest": 0, "bilinear": 0}'
+    student.cells[answers[0]].source = 'square_lost = {"nearest": 0, "bilinear": 0}'
     student.cells[answers[1]].source = solutions(teacher)[1]
     NotebookClient(student, timeout=600, allow_errors=True,
                    resources={"metadata": {"path": str(edition)}}).execute()  # fmt: skip

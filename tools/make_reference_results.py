@@ -4,6 +4,7 @@ chapter can, shipped inside the package.
     ROIATTN_COCO_ROOT=path/to/coco python tools/make_reference_results.py EPOCHS [PROFILE]
     ROIATTN_COCO_ROOT=path/to/coco python tools/make_reference_results.py pretrained [PROFILE]
     python tools/make_reference_results.py curve [PROFILE]
+    python tools/make_reference_results.py ship-runs NAME...
 
 ``EPOCHS``: runs ``roiattn.experiments.coco(PROFILE)`` (default ``quick``) with ``EPOCHS``
 epochs, every method and seed the experiment defines, exactly as chapter 6 runs it otherwise,
@@ -19,6 +20,16 @@ from a hundred to several thousand training scenes, at the experiment's epochs a
 number of steps) with ``CURVE_METHODS``, and saves each as
 ``roiattn/results/shapes-<profile>-curve-<name>.json``: chapter 7's data regime.
 
+``ship-runs``: copies every run of the comparisons ``$ROIATTN_DATA/results/<NAME>.json`` (as a
+chapter saved them) into ``roiattn/results/runs``, where ``compare`` finds a run with the same
+key (the same settings, seed, data fingerprint and kind of device) before it would train one.
+Chapter 7's runs on the pretrained network are shipped this way, made by executing chapter 7
+with ``ROIATTN_COCO_ROOT`` at coco-mini::
+
+    python tools/make_reference_results.py ship-runs coco-pretrained-quick \
+        coco-pretrained-quick-weights-None coco-pretrained-quick-view-image \
+        coco-pretrained-quick-branch-lr-scale-100
+
 Chapters 6 and 7 (and a reader in Colab with only the package installed) read them with the same
 verdict code. A shipped file holds no model and no path of this machine. The runs themselves stay
 in ``$ROIATTN_DATA/results``, so a killed run resumes where it stopped.
@@ -32,6 +43,7 @@ from pathlib import Path
 
 from roiattn import experiments
 from roiattn.experiments import Comparison
+from roiattn.experiments.runner import run_stem
 
 SHIPPED = Path(__file__).resolve().parents[1] / "roiattn" / "results"
 
@@ -72,7 +84,27 @@ def curve(profile: str) -> None:
         ship(comparison, f"shapes-{profile}-curve-{name}")
 
 
+def ship_runs(names: list[str]) -> None:
+    """Copy every run of the saved comparisons ``names`` into ``roiattn/results/runs``."""
+    folder = experiments.results_dir()
+    target = SHIPPED / "runs"
+    target.mkdir(exist_ok=True)
+    for name in names:
+        path = folder / f"{name}.json"
+        if not path.exists():
+            raise SystemExit(f"no comparison {name!r} in {folder}: run the chapter that makes it")
+        for runs in json.loads(path.read_text())["runs"].values():
+            for run in runs:
+                stem = run_stem(run["method"], run["seed"], run["key"])
+                run = {**run, "model_file": None}  # the models stay in $ROIATTN_DATA
+                (target / f"{stem}.json").write_text(json.dumps(run, separators=(",", ":")))
+                print(f"shipped {stem}.json (from {name}, made {run['provenance']['started']})")
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["ship-runs"] and len(argv) > 1:
+        ship_runs(argv[1:])
+        return 0
     commands = {"curve": curve, "pretrained": pretrained}
     if not argv or len(argv) > 2 or not (argv[0].isdigit() or argv[0] in commands):
         print(__doc__)

@@ -6,6 +6,12 @@ everything it depends on (the method, the seed, the experiment's settings and th
 fingerprint), so a run made before is loaded, not retrained, whichever command or chapter asks;
 a run killed mid-way resumes from its checkpoint. The table goes to
 ``results_dir/<experiment.file_name>.json``.
+
+The package ships a few runs the same way, in ``roiattn/results/runs`` (made by
+``tools/make_reference_results.py ship-runs``): the pretrained-network runs of chapter 7, which a
+CPU build cannot afford to train. One is used only where a run with the very same key is
+missing: the same experiment settings, seed, data (by fingerprint) and kind of device; anywhere
+else (other data, a GPU, the synthetic fallback) the run is trained as usual.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -200,9 +207,15 @@ def compare(
     else:
         trained = run_in_workers(_train_and_save, tasks, jobs, regions)
     runs: dict[str, list[Run]] = {}
-    if progress and len(missing) < len(plan):
-        print(f"{len(plan) - len(missing)} of {len(plan)} runs loaded from earlier runs in "
-              f"{display_path(folder / 'runs')}")  # fmt: skip
+    loaded = [run for run in saved.values() if run is not None]
+    if progress and loaded:
+        shipped = sum(bool(run.provenance.get("shipped")) for run in loaded)
+        sources = []
+        if len(loaded) > shipped:
+            sources.append(f"{len(loaded) - shipped} from {display_path(folder / 'runs')}")
+        if shipped:
+            sources.append(f"{shipped} shipped with the package (same key: settings, data, device)")
+        print(f"{len(loaded)} of {len(plan)} runs loaded instead of trained: {', '.join(sources)}")
     bar = progress_bar(plan, desc="compare", unit="run", disable=not progress or not missing)
     for method, seed in bar:
         run = saved[method, seed] or next(trained)
@@ -234,19 +247,31 @@ def compare(
     return comparison
 
 
-def _stem(method: str, seed: int, key: str) -> str:
+def run_stem(method: str, seed: int, key: str) -> str:
     """The name of a run's files under ``results_dir/runs``."""
     return f"{method_slug(method)}-s{seed}-{key}"
 
 
+def shipped_runs() -> Path:
+    """The folder of the runs the package ships (see the module's docstring)."""
+    return Path(str(resources.files("roiattn") / "results" / "runs"))
+
+
 def _saved_run(folder: Path, method: str, seed: int, key: str, save_models: bool) -> Run | None:
-    """The run saved under ``folder/runs`` with this key (and its model if asked for), or None."""
-    run_file = folder / "runs" / f"{_stem(method, seed, key)}.json"
-    if not run_file.exists():
+    """The run saved under ``folder/runs`` with this key (and its model if asked for), else the
+    one the package ships with this key (never when a model is asked for), or None."""
+    stem = run_stem(method, seed, key)
+    run_file = folder / "runs" / f"{stem}.json"
+    if run_file.exists():
+        run = Run.from_dict(json.loads(run_file.read_text()), cached=True)
+        if save_models and not (run.model_file and (folder / run.model_file).exists()):
+            return None
+        return run
+    shipped = shipped_runs() / f"{stem}.json"
+    if save_models or not shipped.exists():
         return None
-    run = Run.from_dict(json.loads(run_file.read_text()), cached=True)
-    if save_models and not (run.model_file and (folder / run.model_file).exists()):
-        return None
+    run = Run.from_dict(json.loads(shipped.read_text()), cached=True)
+    run.provenance["shipped"] = True
     return run
 
 
@@ -264,7 +289,7 @@ def _train_and_save(
 ) -> Run:
     """Train one run (resuming from its checkpoints) and save it under ``folder/runs``; in a
     worker process the regions are those the parent sent (:func:`parallel.shared`)."""
-    stem = _stem(method, seed, key)
+    stem = run_stem(method, seed, key)
     model_file = f"runs/{stem}.pt" if save_models else None
     checkpoints = folder / "runs" / f"{stem}.ckpt"
     run = train_and_evaluate(
