@@ -8,7 +8,9 @@ who opens ``_build/html`` without a network (a classroom, a train), so the book 
 tool takes them from the npm registry with ``npm pack``, checks each package against the
 integrity hash pinned below (the registry's own ``dist.integrity``), and copies the files the
 pages load, with each package's licence, into ``book/_static/vendor/<package>@<version>/``.
-``MANIFEST.json`` there records the SHA-256 of every file, which ``tests/test_book.py`` checks.
+A file over 1 MiB (the renderer, 4 MiB) is stored xz-compressed as ``<name>.xz`` to keep the
+repository small; ``book/_ext/vendor_files.py`` unpacks it into the build. ``MANIFEST.json``
+records the SHA-256 of every file as the pages load it, which ``tests/test_book.py`` checks.
 The files are committed, so building the book needs neither npm nor a network; this tool is
 for changing a version. (MathJax, for the equations, comes from the PyPI package
 ``sphinx-mathjax-offline`` at build time.)
@@ -20,6 +22,7 @@ import base64
 import fnmatch
 import hashlib
 import json
+import lzma
 import shutil
 import subprocess
 import sys
@@ -29,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 VENDOR = ROOT / "book" / "_static" / "vendor"
+COMPRESS_ABOVE = 1 << 20  # bytes: larger files are stored as <name>.xz
 
 # package spec -> (the registry's sha512 integrity, the files to ship, as globs in the package)
 PACKAGES = {
@@ -49,13 +53,9 @@ def integrity(archive: Path) -> str:
     return "sha512-" + base64.b64encode(digest).decode()
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def fetch(spec: str, expected: str, patterns: list[str], work: Path) -> dict[str, str]:
     """Unpack ``spec`` from the registry, check it, copy ``patterns`` into the vendor folder;
-    return {path under vendor: sha256}."""
+    return {path under vendor, as the pages load it: sha256}."""
     npm = shutil.which("npm")
     if npm is None:
         raise SystemExit("npm is needed to fetch the web assets: install Node.js")
@@ -73,10 +73,14 @@ def fetch(spec: str, expected: str, patterns: list[str], work: Path) -> dict[str
         for member in tar.getmembers():
             name = member.name.removeprefix("package/")
             if member.isfile() and any(fnmatch.fnmatch(name, p) for p in patterns):
+                content = tar.extractfile(member).read()
+                files[f"{spec}/{name}"] = hashlib.sha256(content).hexdigest()
                 destination = target / name
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                destination.write_bytes(tar.extractfile(member).read())
-                files[f"{spec}/{name}"] = sha256(destination)
+                if len(content) > COMPRESS_ABOVE:
+                    destination = destination.with_name(destination.name + ".xz")
+                    content = lzma.compress(content, preset=9)
+                destination.write_bytes(content)
     missing = [p for p in patterns if not any(fnmatch.fnmatch(f, f"{spec}/{p}") for f in files)]
     if missing:
         raise SystemExit(f"{spec} has no file matching {missing}")
