@@ -48,13 +48,9 @@ def pytest_xdist_make_scheduler(config, log):
     return BookFirst(config, log)
 
 
-_yielded = []
-
-
 def pytest_runtest_setup(item):
     """In the process that does not build the book, give way to it: the build is the longest
     unit, so the suite ends when it does (its chapters' kernels and the other tests' children
     inherit their process's priority)."""
-    if os.environ.get("PYTEST_XDIST_WORKER") and item.path.name not in BOOK and not _yielded:
+    if os.environ.get("PYTEST_XDIST_WORKER") and item.path.name not in BOOK and os.nice(0) == 0:
         os.nice(5)
-        _yielded.append(True)

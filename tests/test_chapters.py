@@ -101,8 +101,8 @@ def progress_frames(output: dict) -> list[int]:
     shown = "".join(output.get("text", "")) + "".join(output.get("data", {}).get("text/plain", ""))
     frames = []
     for line in shown.split("\n"):
-        last = line.split("\r")[-1] or (line.split("\r")[-2:-1] or [""])[0]
-        bar = re.search(r"(\d+)%\|", last)
+        drawn = [frame for frame in line.split("\r") if frame]
+        bar = re.search(r"(\d+)%\|", drawn[-1]) if drawn else None
         if bar:
             frames.append(int(bar.group(1)))
     return frames

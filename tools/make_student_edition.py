@@ -13,16 +13,15 @@ the solutions, is left out.
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
 import nbformat
+from set_repository import BADGE  # the Colab badge line that tool writes under each title
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECK_TAG = "exercise-check"
 ANSWER_TAG = "exercise-answer"
-BADGE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)\n\n?", re.M)
 
 
 def is_check(cell) -> bool:

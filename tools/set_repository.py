@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COLAB = "https://colab.research.google.com/github"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 GITHUB = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+")
-BADGE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)\n\n", re.M)
+BADGE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)\n\n?", re.M)
 
 
 def release() -> str:
