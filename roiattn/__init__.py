@@ -6,10 +6,11 @@ method), :mod:`roiattn.data` (region datasets), :mod:`roiattn.train` (the loop),
 :mod:`roiattn.evaluate` (accuracy per size bin, and how far to trust it),
 :mod:`roiattn.experiments` (the book's experiments, defined once), :mod:`roiattn.profiles`
 (quick or full), :mod:`roiattn.errors` (every error roiattn raises on purpose),
-:mod:`roiattn.exercises` (the checks of the chapters' exercises).
+:mod:`roiattn.exercises` (the checks of the chapters' exercises), :mod:`roiattn.wording`
+(the phrasings that make a chapter's sentences follow its numbers).
 """
 
-from roiattn import exercises, profiles
+from roiattn import exercises, profiles, wording
 from roiattn.errors import (
     CheckpointError,
     DataFileError,
@@ -48,4 +49,5 @@ __all__ = [
     "load_results",
     "profiles",
     "resize_mask",
+    "wording",
 ]

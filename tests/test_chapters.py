@@ -112,3 +112,43 @@ def test_the_shipped_results_hold_no_machine_path():
     for path in (ROOT / "roiattn" / "results").rglob("*.json"):
         found = MACHINE_PATH.search(path.read_text())
         assert found is None, f"{path.name} holds {found.group(0)}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_computed_prose_holds_no_control_character(notebook):
+    """A backslash of LaTeX typed into a plain Python string becomes a control character
+    (``"\\tfrac"`` a tab, ``"\\frac"`` a form feed, ``"\\beta"`` a backspace), and the equation
+    it was part of no longer renders: computed Markdown shows none."""
+    for index, cell in enumerate(cells(notebook)):
+        for output in cell.get("outputs", []):
+            shown = "".join(output.get("data", {}).get("text/markdown", ""))
+            bad = sorted({repr(c) for c in shown if ord(c) < 32 and c != "\n"})
+            assert not bad, f"cell {index} displays Markdown with control characters {bad}"
+
+
+MAX_PROSE_LINES = 30
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_hidden_cells_that_write_prose_stay_short(notebook):
+    """A hidden cell that writes a sentence from the numbers binds them into a template (with
+    ``roiattn.wording`` for the verdicts); what does not depend on them is Markdown beside it. A
+    cell past this length has become a paragraph generator a reader cannot check by eye."""
+    for index, cell in enumerate(cells(notebook)):
+        source = text(cell)
+        if cell["cell_type"] == "code" and "hide-input" in tags(cell) and "Markdown(" in source:
+            lines = len(source.splitlines())
+            assert lines <= MAX_PROSE_LINES, f"cell {index} writes prose in {lines} lines"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_widget_state_is_saved_only_beside_a_widget_it_renders(notebook):
+    """``tools/run_notebooks.py`` drops the state of widgets that no output shows (a closed
+    progress bar): the page would carry it with nothing to render."""
+    saved = json.loads(notebook.read_text())
+    shown = any(
+        "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+        for cell in saved["cells"]
+        for output in cell.get("outputs", [])
+    )
+    assert shown or "widgets" not in saved["metadata"], "widget state with no widget shown"

@@ -105,6 +105,9 @@ def test_size_bins_by_hand():
     coco = {row.label: (row.count, row.accuracy) for row in example().by_size("coco")}
     assert coco == {"small": (3, pytest.approx(2 / 3)), "medium": (3, pytest.approx(2 / 3)),
                     "large": (4, 0.75)}  # fmt: skip
+    small, large = example().in_bin(0, "coco"), example().in_bin(-1, "coco")
+    assert (small.sum(), large.sum()) == (3, 4) and not (small & large).any()
+    assert example().correct[large].mean() == 0.75  # the same instances by_size counted
 
 
 def test_a_datasets_own_bins_and_custom_edges():

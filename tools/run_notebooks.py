@@ -21,6 +21,8 @@ import nbformat
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("TQDM_MININTERVAL", "10")
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
 
 def run(path: Path, timeout: int = 1200) -> float:
     notebook = nbformat.read(path, as_version=4)
@@ -32,8 +34,21 @@ def run(path: Path, timeout: int = 1200) -> float:
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()
+    drop_unused_widget_state(notebook)
     nbformat.write(notebook, path)
     return time.perf_counter() - start
+
+
+def drop_unused_widget_state(notebook: nbformat.NotebookNode) -> None:
+    """Keep the saved state of ipywidgets only when an output still shows one of them: a
+    progress bar that was closed leaves its state behind with nothing on the page to render it."""
+    shown = any(
+        WIDGET_VIEW in output.get("data", {})
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+    )
+    if not shown:
+        notebook.metadata.pop("widgets", None)
 
 
 def main(paths: list[str]) -> int:

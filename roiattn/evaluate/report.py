@@ -162,6 +162,12 @@ class Report:
             rows.append(BinRow(label, low, high, int(inside.sum()), accuracy, mean_class, present))
         return rows
 
+    def in_bin(self, index: int, scheme: str | None = None) -> np.ndarray:
+        """Which instances fall in size bin ``index`` of ``scheme`` (-1 for the last bin): a
+        boolean mask, to restrict a gap or a contrast to the small or the large regions."""
+        bins = self.schemes[self._scheme(scheme)]
+        return bins.assign(self.areas) == range(len(bins.labels))[index]
+
     def _scheme(self, scheme: str | None) -> str:
         if scheme is None:
             return self.primary

@@ -134,10 +134,8 @@ def check_findings(
         if finding.number == 1:
             common = [s for s in comparison.seeds(finding.a) if s in comparison.seeds(finding.b)]
             a, b = comparison.reports(finding.a, common), comparison.reports(finding.b, common)
-            bins = a[0].schemes[scheme]
-            index = bins.assign(a[0].areas)
-            contrast = gap_contrast(a, b, index == 0, index == len(bins.labels) - 1,
-                                    label="small − large", **options)  # fmt: skip
+            small, large = a[0].in_bin(0, scheme), a[0].in_bin(-1, scheme)
+            contrast = gap_contrast(a, b, small, large, label="small − large", **options)
         checks.append(FindingCheck(finding, gaps, verdicts, contrast))
     return checks
 
