@@ -1025,14 +1025,17 @@ def test_a_shipped_run_is_used_only_where_a_run_with_its_key_is_missing(
     assert not with_model.runs["image"][0].cached
 
 
-def test_the_shipped_runs_are_the_ones_chapter_7_asks_for_on_coco_mini():
+def test_the_shipped_runs_are_the_ones_chapter_7_asks_for_on_coco_mini(monkeypatch):
     """Chapter 7 trains its runs on the pretrained network only where the package does not ship
     them: on coco-mini (the book's CI and published build) every one of them is shipped, so a
-    change of settings that changes their keys fails here, not as a slow build."""
+    change of settings or of the code that trains them (both change their keys) fails here, not
+    as a slow build. To ship them again: execute chapter 7, then
+    ``tools/make_reference_results.py ship-runs`` (its docstring gives the names)."""
     from roiattn.experiments.runner import _run_key, run_stem, shipped_runs
 
     if real_coco_root() is None:
         pytest.skip("the shipped runs are made on coco-mini, which is not on this machine")
+    monkeypatch.setenv("ROIATTN_COCO_ROOT", str(real_coco_root()))
     attention, hard = "attn-add@conv1", "hard@input"
     pretrained = experiments.coco_pretrained("quick")
     asked = [
@@ -1052,4 +1055,43 @@ def test_the_shipped_runs_are_the_ones_chapter_7_asks_for_on_coco_mini():
             for seed in experiment.seeds_of(method):
                 key = _run_key(experiment, method, seed, data, "cpu")
                 stem = run_stem(method, seed, key)
-                assert (shipped_runs() / f"{stem}.json").exists(), (experiment.summary(), method)
+                shipped = (shipped_runs() / f"{stem}.json").exists()
+                stale = f"not shipped (stale code?): {method}, {experiment.summary()}"
+                assert shipped, stale
+
+
+def test_the_code_fingerprint_follows_what_runs_not_how_it_is_documented(tmp_path):
+    """A run saved by other training code is stale: the fingerprint in its key changes with any
+    change to the code under RUN_CODE, and not with a comment or a docstring."""
+    import shutil
+
+    from roiattn.experiments.runner import RUN_CODE, code_fingerprint, fingerprint_code
+
+    package = Path(experiments.__file__).resolve().parents[1]
+    copy = tmp_path / "roiattn"
+    for name in RUN_CODE:
+        source, target = package / name, copy / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target)
+    assert fingerprint_code(copy) == code_fingerprint()
+    masks = copy / "masks.py"
+    original = masks.read_text()
+    masks.write_text(original.replace('"""', '"""Reworded. ', 1) + "\n# a comment\n")
+    assert fingerprint_code(copy) == code_fingerprint()
+    masks.write_text(original + "\nEXTRA = 1\n")
+    assert fingerprint_code(copy) != code_fingerprint()
+    (copy / "train" / "new_module.py").write_text("STEP = 2\n")
+    masks.write_text(original)
+    assert fingerprint_code(copy) != code_fingerprint()
+
+
+def test_a_run_key_changes_with_the_code_fingerprint(monkeypatch):
+    from roiattn.experiments import runner
+
+    data = {"train": {"fingerprint": "a"}, "test": {"fingerprint": "b"}}
+    before = runner._run_key(tiny(), "image", 0, data, "cpu")
+    monkeypatch.setattr(runner, "code_fingerprint", lambda: "other code")
+    assert runner._run_key(tiny(), "image", 0, data, "cpu") != before

@@ -22,7 +22,9 @@ number of steps) with ``CURVE_METHODS``, and saves each as
 
 ``ship-runs``: copies every run of the comparisons ``$ROIATTN_DATA/results/<NAME>.json`` (as a
 chapter saved them) into ``roiattn/results/runs``, where ``compare`` finds a run with the same
-key (the same settings, seed, data fingerprint and kind of device) before it would train one.
+key (the same settings, seed, data fingerprint, training code and kind of device) before it
+would train one. A change to the code that trains and evaluates a run changes every key
+(``runner.code_fingerprint``): ship them again then, as below (a test fails until you do).
 Chapter 7's runs on the pretrained network are shipped this way, made by executing chapter 7
 with ``ROIATTN_COCO_ROOT`` at coco-mini::
 

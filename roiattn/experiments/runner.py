@@ -2,21 +2,23 @@
 seeds, evaluate each per segment size, and keep the numbers with how they were made.
 
 Each run (one method, one seed) is saved as JSON under ``results_dir/runs/``, named by a hash of
-everything it depends on (the method, the seed, the experiment's settings and the data's
-fingerprint), so a run made before is loaded, not retrained, whichever command or chapter asks;
-a run killed mid-way resumes from its checkpoint. The table goes to
-``results_dir/<experiment.file_name>.json``.
+everything it depends on (the method, the seed, the experiment's settings, the data's
+fingerprint and the code that trains and evaluates it), so a run made before is loaded, not
+retrained, whichever command or chapter asks; a run killed mid-way resumes from its checkpoint.
+The table goes to ``results_dir/<experiment.file_name>.json``.
 
 The package ships a few runs the same way, in ``roiattn/results/runs`` (made by
 ``tools/make_reference_results.py ship-runs``): the pretrained-network runs of chapter 7, which a
 CPU build cannot afford to train. One is used only where a run with the very same key is
-missing: the same experiment settings, seed, data (by fingerprint) and kind of device; anywhere
-else (other data, a GPU, the synthetic fallback) the run is trained as usual.
+missing: the same experiment settings, seed, data (by fingerprint), code and kind of device;
+anywhere else (other data, a GPU, the synthetic fallback, changed code) the run is trained.
 """
 
 from __future__ import annotations
 
+import ast
 import datetime
+import functools
 import hashlib
 import json
 import platform
@@ -89,6 +91,37 @@ def method_slug(method: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", method)
 
 
+# the code that decides a run's numbers, under roiattn/ (the settings are in the key apart)
+RUN_CODE = ("masks.py", "runtime.py", "models", "train", "data", "evaluate/evaluation.py")
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """A hash of the code that decides a run's numbers (:data:`RUN_CODE`): a run saved by other
+    code is trained again instead of loaded."""
+    return fingerprint_code(Path(__file__).resolve().parents[1])
+
+
+def fingerprint_code(package: Path) -> str:
+    """A hash of the :data:`RUN_CODE` files under ``package``, read as syntax trees without
+    docstrings: a comment or a docstring changes nothing, any change to what runs does."""
+    files = sorted(
+        path
+        for name in RUN_CODE
+        for path in ([package / name] if name.endswith(".py") else (package / name).rglob("*.py"))
+    )
+    digest = hashlib.sha256()
+    for path in files:
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+                if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                    node.body = body[1:] or [ast.Pass()]
+        digest.update(path.relative_to(package).as_posix().encode() + ast.dump(tree).encode())
+    return digest.hexdigest()[:16]
+
+
 def _run_key(experiment: Experiment, method: str, seed: int, data: dict, device: str) -> str:
     """A hash of everything a run's result depends on."""
     identity = {
@@ -106,6 +139,7 @@ def _run_key(experiment: Experiment, method: str, seed: int, data: dict, device:
         "bins": experiment.bins,
         "data": data,
         "device": device,
+        "code": code_fingerprint(),
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
 
