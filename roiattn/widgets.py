@@ -189,7 +189,7 @@ def bin_items(report: Report, label: str, scheme: str | None = None) -> np.ndarr
     bins = report.schemes[name]
     if label not in bins.labels:
         raise ValueError(f"no size bin {label!r} in the {name} bins: {list(bins.labels)}")
-    return np.flatnonzero(bins.assign(report.areas) == list(bins.labels).index(label))
+    return np.flatnonzero(report.in_bin(bins.labels.index(label), name))
 
 
 def bin_accuracies(

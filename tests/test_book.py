@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_chapters import shows_a_widget
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -171,15 +172,7 @@ def test_markdown_tables_in_outputs_render_as_tables(browser, site, notebook):
     assert tables >= 1, f"{notebook.stem}: the Markdown tables of its outputs show as plain text"
 
 
-WIDGET_NOTEBOOKS = [  # the chapters whose saved outputs show a widget (a bar, a slider)
-    notebook
-    for notebook in NOTEBOOKS
-    if any(
-        "application/vnd.jupyter.widget-view+json" in output.get("data", {})
-        for cell in json.loads(notebook.read_text())["cells"]
-        for output in cell.get("outputs", [])
-    )
-]
+WIDGET_NOTEBOOKS = [notebook for notebook in NOTEBOOKS if shows_a_widget(notebook)]
 
 
 @pytest.mark.parametrize("notebook", WIDGET_NOTEBOOKS, ids=lambda p: p.stem)

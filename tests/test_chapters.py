@@ -95,6 +95,15 @@ def test_saved_outputs_travel(notebook):
             assert loaded <= 1, f"cell {index} lists {loaded} loaded runs one per line"
 
 
+def shows_a_widget(notebook: Path) -> bool:
+    """Whether a saved output of the chapter shows an ipywidget (a bar, a slider)."""
+    return any(
+        "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+        for cell in cells(notebook)
+        for output in cell.get("outputs", [])
+    )
+
+
 def progress_frames(output: dict) -> list[int]:
     """The percentage of every progress bar an output shows in its final state: the last frame
     of each line (tqdm redraws a line with carriage returns)."""
@@ -146,9 +155,4 @@ def test_widget_state_is_saved_only_beside_a_widget_it_renders(notebook):
     """``tools/run_notebooks.py`` drops the state of widgets that no output shows (a closed
     progress bar): the page would carry it with nothing to render."""
     saved = json.loads(notebook.read_text())
-    shown = any(
-        "application/vnd.jupyter.widget-view+json" in output.get("data", {})
-        for cell in saved["cells"]
-        for output in cell.get("outputs", [])
-    )
-    assert shown or "widgets" not in saved["metadata"], "widget state with no widget shown"
+    assert shows_a_widget(notebook) or "widgets" not in saved["metadata"], "widget state, no widget"
