@@ -1,8 +1,8 @@
 """The command line: ``python -m roiattn {train,evaluate,compare,predict,bench}``.
 
 Every command works on one of the book's experiments (``--experiment coco`` or ``shapes``, in
-``--profile quick`` or ``full``), defined once in :mod:`roiattn.experiments`: ``compare`` with no
-other option gives the very table a chapter shows. Options change the experiment
+``--profile quick``, ``colab`` or ``paper``), defined once in :mod:`roiattn.experiments`:
+``compare`` with no other option gives the very table a chapter shows. Options change the experiment
 (``--epochs 8``, ``--branch-lr-scale 10``, ``--coco-root DIR``, ...), and a changed experiment is
 saved under a name of its own. A bad argument or a missing file ends with one clear line and
 exit code 2, never a traceback.
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from roiattn import profiles
 from roiattn.errors import (
     CheckpointError,
     DataFileError,
@@ -100,8 +101,8 @@ def _experiment_options(parser: argparse.ArgumentParser, *, training: bool = Tru
     )
     group.add_argument(
         "--profile",
-        choices=("quick", "full"),
-        help="default: $ROIATTN_PROFILE, else full with CUDA, else quick",
+        choices=sorted(profiles.PROFILES),
+        help="default: $ROIATTN_PROFILE, else colab with CUDA, else quick",
     )
     group.add_argument("--coco-root", type=Path, help="a COCO folder to read (coco)")
     group.add_argument("--image-size", type=positive_int, help="region side in pixels (coco)")

@@ -1,10 +1,18 @@
-"""The two run profiles: ``quick`` (CPU, minutes) and ``full`` (GPU, the real run).
+"""The run profiles, named for where they are meant to run:
+
+- ``quick``: a laptop CPU, minutes per chapter (a small ResNet from random weights);
+- ``colab``: one free Colab session (a T4 GPU, 2 CPU cores, about 12 GB of memory): the paper's
+  setting in kind (an ImageNet-pretrained ResNet-50 fine-tuned on a downloaded COCO subset of
+  all 80 categories), sized so that each training chapter takes about half an hour at most;
+- ``paper``: the paper's scale, for the command line and long sessions (hours on a T4; every run
+  resumes from its checkpoints).
 
 A profile is the table of sizes the book's experiments are built from
 (:mod:`roiattn.experiments` turns it into one :class:`~roiattn.experiments.Experiment` per
-experiment). Only ``ROIATTN_PROFILE`` switches it; unset means ``full`` when CUDA is available,
+experiment). Only ``ROIATTN_PROFILE`` switches it; unset means ``colab`` when CUDA is available,
 else ``quick``. Every chapter prints :func:`summary` at its top, so every output says how it was
-made.
+made. ``book/running.md`` gives each profile's cost model (runs, steps, images and the expected
+time per chapter on a T4).
 """
 
 from __future__ import annotations
@@ -57,7 +65,8 @@ class Profile:
     grad_clip: float | None = None
     amp: bool | None = None
     channels_last: bool | None = None
-    num_workers: int = 0
+    # DataLoader worker processes; None: one per CPU this process may use (cpu_count())
+    num_workers: int | None = 0
     eval_batch_size: int = 64
 
     def to_dict(self) -> dict[str, object]:
@@ -98,8 +107,46 @@ PROFILES: dict[str, Profile] = {
         # (0.071 against 0.086 s for a training step on a batch of 32, mean of three runs each)
         channels_last=True,
     ),
-    "full": Profile(
-        name="full",
+    # One free Colab session: a T4 (fp16 autocast with loss scaling, no bf16), 2 CPU cores and
+    # about 12 GB of memory. Every region is read once and kept in memory (num_workers=0: 16
+    # bytes a pixel, about 2.6 GB for COCO's 10,000 regions at 128 px), so the GPU never waits on
+    # JPEG decoding after the first epoch. Sizes from the cost model in book/running.md.
+    "colab": Profile(
+        name="colab",
+        device="cuda",
+        arch="resnet50",
+        weights="DEFAULT",
+        image_size=128,
+        categories=None,
+        max_train_items=8000,
+        max_test_items=2000,
+        download_images=1500,
+        synthetic_scenes=(1600, 400),
+        epochs=4,
+        lr=1e-4,
+        seeds=(0, 1, 2),
+        shapes_train=4000,
+        shapes_test=1000,
+        shapes_image_size=64,  # up to 64 px the specks of a cluster share layer3 cells
+        shapes_arch="resnet50",
+        shapes_weights="DEFAULT",
+        shapes_epochs=3,
+        shapes_lr=1e-4,
+        pretrained_image_size=128,
+        pretrained_lr=1e-4,
+        pretrained_seeds=(0,),
+        batch_size=64,
+        num_workers=0,
+        amp=None,
+        channels_last=None,
+        grad_clip=5.0,
+        eval_batch_size=256,
+    ),
+    # The paper's scale: all COCO regions of a 6,000-image download per split at 224 px, for
+    # the command line (`python -m roiattn compare --profile paper`) and long sessions. Too
+    # many regions to keep in memory: worker processes decode them every epoch.
+    "paper": Profile(
+        name="paper",
         device="cuda",
         arch="resnet50",
         weights="DEFAULT",
@@ -114,7 +161,7 @@ PROFILES: dict[str, Profile] = {
         seeds=(0, 1, 2),
         shapes_train=20000,
         shapes_test=4000,
-        shapes_image_size=64,  # up to 64 px the specks of a cluster share layer3 cells
+        shapes_image_size=64,
         shapes_arch="resnet50",
         shapes_weights="DEFAULT",
         shapes_epochs=2,
@@ -123,7 +170,7 @@ PROFILES: dict[str, Profile] = {
         pretrained_lr=1e-4,
         pretrained_seeds=(0, 1, 2),
         batch_size=64,
-        num_workers=8,
+        num_workers=None,
         amp=None,
         channels_last=None,
         grad_clip=5.0,
@@ -133,21 +180,23 @@ PROFILES: dict[str, Profile] = {
 
 
 def get(name: str) -> Profile:
-    """The profile called ``name`` (``quick`` or ``full``)."""
+    """The profile called ``name`` (``quick``, ``colab`` or ``paper``)."""
     try:
         return PROFILES[name]
     except KeyError:
+        renamed = " (the GPU profile 'full' is now 'colab', or 'paper' at the paper's scale)"
         raise ValueError(
-            f"unknown profile {name!r}: choose one of {sorted(PROFILES)} "
-            f"(set {ENV_VAR}=quick or {ENV_VAR}=full)"
+            f"unknown profile {name!r}: choose one of {sorted(PROFILES)}"
+            f"{renamed if name == 'full' else ''} (set {ENV_VAR}=quick, colab or paper)"
         ) from None
 
 
 def current() -> Profile:
-    """The active profile: ``$ROIATTN_PROFILE`` if set, else ``full`` with CUDA, else ``quick``."""
+    """The active profile: ``$ROIATTN_PROFILE`` if set, else ``colab`` with CUDA, else
+    ``quick``."""
     name = os.environ.get(ENV_VAR, "").strip()
     if not name:
-        name = "full" if torch.cuda.is_available() else "quick"
+        name = "colab" if torch.cuda.is_available() else "quick"
     return get(name)
 
 
@@ -156,8 +205,23 @@ def why() -> str:
     if os.environ.get(ENV_VAR, "").strip():
         return f"${ENV_VAR}"
     if torch.cuda.is_available():
-        return f"a CUDA GPU is here; set {ENV_VAR}=quick for the CPU-sized run"
-    return f"no CUDA GPU; set {ENV_VAR}=full on a GPU machine for the real run"
+        return (
+            f"a CUDA GPU is here; {ENV_VAR}=quick for the CPU-sized run, "
+            f"{ENV_VAR}=paper for the paper's scale"
+        )
+    return f"no CUDA GPU; {ENV_VAR}=colab on a GPU for the paper's setting"
+
+
+def cpu_count() -> int:
+    """The CPUs this process may use (its affinity, where the system tells it): 2 in Colab."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def workers(profile: Profile) -> int:
+    """The profile's DataLoader workers: its own number, or one per CPU present when None."""
+    return cpu_count() if profile.num_workers is None else profile.num_workers
 
 
 def summary(profile: Profile | None = None) -> str:

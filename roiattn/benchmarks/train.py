@@ -1,6 +1,6 @@
 """``python -m roiattn bench train``: training throughput of ``attn-add@conv1`` against the plain
 backbone (method ``image``, the mask ignored), with the COCO experiment's settings of a profile
-(the full profile's by default).
+(the colab profile's by default).
 
 Each training step is ``fit``'s own (``roiattn.train.train_step``) with ``fit``'s choices of
 mixed precision, memory layout and optimizer, on a batch already on the device, so it measures
@@ -52,7 +52,7 @@ def main(
     description: str | None = None,
 ) -> int:
     parser = argparse.ArgumentParser(prog=prog, description=description or __doc__.split("\n")[0])
-    parser.add_argument("--profile", default="full", choices=sorted(profiles.PROFILES),
+    parser.add_argument("--profile", default="colab", choices=sorted(profiles.PROFILES),
                         help="settings to use (default full: the real run's)")  # fmt: skip
     parser.add_argument("--method", default="attn-add@conv1", help="the model to measure")
     parser.add_argument(

@@ -1,7 +1,8 @@
 """The book's experiments, each defined once (:func:`get`: ``coco``, ``coco-pretrained``,
 ``shapes``; :func:`shapes_curve` for chapter 7's learning curve), how a
 comparison of methods runs (:func:`compare`), its results (:class:`Comparison`), the paper's
-findings checked on them, and the reference results shipped with the package."""
+findings checked on them, the time a comparison will take (:func:`project`), and the reference
+results shipped with the package."""
 
 from roiattn.experiments.comparison import Comparison, Run, load_results
 from roiattn.experiments.definitions import (
@@ -31,6 +32,7 @@ from roiattn.experiments.findings import (
     significant_gaps,
     verdict,
 )
+from roiattn.experiments.projection import Projection, project
 from roiattn.experiments.references import reference_names, reference_results
 from roiattn.experiments.runner import compare, train_and_evaluate
 
@@ -45,6 +47,7 @@ __all__ = [
     "FINDING_METHODS",
     "Finding",
     "FindingCheck",
+    "Projection",
     "Regions",
     "Run",
     "SHAPES_METHODS",
@@ -57,6 +60,7 @@ __all__ = [
     "findings_markdown",
     "get",
     "load_results",
+    "project",
     "reference_names",
     "reference_results",
     "results_dir",

@@ -319,7 +319,7 @@ def _training(profile: profiles.Profile, epochs: int, lr: float) -> TrainSetting
         grad_clip=profile.grad_clip,
         amp=profile.amp,
         channels_last=profile.channels_last,
-        num_workers=profile.num_workers,
+        num_workers=profiles.workers(profile),
         eval_batch_size=profile.eval_batch_size,
     )
 

@@ -42,6 +42,7 @@ from roiattn.experiments.comparison import Comparison, Run, write_json
 from roiattn.experiments.definitions import Experiment, Regions
 from roiattn.experiments.definitions import results_dir as default_results
 from roiattn.experiments.parallel import choose_jobs, run_in_workers, shared
+from roiattn.experiments.projection import minutes, project
 from roiattn.models import build_model
 from roiattn.progress import progress_bar
 from roiattn.runtime import choose_precision, describe_device, resolve_device
@@ -234,6 +235,10 @@ def compare(
              for job in plan}  # fmt: skip
     missing = [job for job in plan if saved[job] is None]
     jobs = choose_jobs(jobs, device, len(missing))
+    if progress and missing:
+        projection = project(experiment, missing, train, test, device, jobs)
+        print(f"{experiment.file_name}: {projection}")
+    training_started = time.time()
     tasks = [(experiment, m, s, keys[m, s], folder, save_models, checkpoint_every, device)
              for m, s in missing]  # fmt: skip
     if jobs == 1:
@@ -278,6 +283,10 @@ def compare(
     }
     comparison = Comparison(runs, provenance)
     comparison.save(folder / f"{experiment.file_name}.json")
+    if progress and missing:
+        took = minutes(time.time() - training_started)
+        print(f"{experiment.file_name}: trained {len(missing)} run{'s' * (len(missing) != 1)} in "
+              f"{took} (projected {minutes(projection.seconds)})")  # fmt: skip
     return comparison
 
 
