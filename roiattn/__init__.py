@@ -5,7 +5,8 @@ The modules, by job: :mod:`roiattn.masks` (resizing masks), :mod:`roiattn.models
 method), :mod:`roiattn.data` (region datasets), :mod:`roiattn.train` (the loop),
 :mod:`roiattn.evaluate` (accuracy per size bin, and how far to trust it),
 :mod:`roiattn.experiments` (the book's experiments, defined once), :mod:`roiattn.profiles`
-(quick or full), :mod:`roiattn.errors` (every error roiattn raises on purpose),
+(quick, colab or paper), :mod:`roiattn.colab` (keeping the data on Google Drive),
+:mod:`roiattn.errors` (every error roiattn raises on purpose),
 :mod:`roiattn.exercises` (the checks of the chapters' exercises), :mod:`roiattn.wording`
 (the phrasings that make a chapter's sentences follow its numbers).
 """

@@ -83,8 +83,8 @@ def test_options_change_the_experiment_they_name():
     assert experiment.model_options == {"mask_resize": "max"}
     # no option: the experiment exactly as the chapter defines it
     plain = experiment_from(parser.parse_args(["compare", "--experiment", "coco",
-                                               "--profile", "full"]))  # fmt: skip
-    assert plain == experiments.coco("full") and plain.variant == ""
+                                               "--profile", "colab"]))  # fmt: skip
+    assert plain == experiments.coco("colab") and plain.variant == ""
     categories = parser.parse_args(["compare", "--profile", "quick", "--categories", "cup, car"])
     assert experiment_from(categories).data.categories == ("cup", "car")  # coco by default
 

@@ -572,8 +572,8 @@ def test_find_coco_falls_back_to_synthetic_data_with_both_splits_in_one_folder(
 
 
 @pytest.mark.slow
-def test_the_full_profile_runs_end_to_end_offline(no_coco_env, monkeypatch, tmp_path):
-    """The GPU path, exercised on this machine at tiny sizes: the full profile's COCO experiment
+def test_the_colab_profile_runs_end_to_end_offline(no_coco_env, monkeypatch, tmp_path):
+    """The GPU path, exercised on this machine at tiny sizes: the colab profile's COCO experiment
     downloads both splits from a mirror (a server on 127.0.0.1: nothing outside is reached),
     builds ResNet-50 with ``weights="DEFAULT"`` from a prepared torch hub cache, and trains and
     evaluates through the ``experiment.run()`` that chapter 6 calls."""
@@ -590,7 +590,7 @@ def test_the_full_profile_runs_end_to_end_offline(no_coco_env, monkeypatch, tmp_
     torch.save(torchvision.models.resnet50().state_dict(), hub / name)
     server = Mirror(folder)
     monkeypatch.setenv("ROIATTN_COCO_MIRROR", server.url)
-    experiment = experiments.coco("full").replace(
+    experiment = experiments.coco("colab").replace(
         image_size=32, download_images=6, batch_size=4, max_steps=2, eval_batch_size=8,
         num_workers=0, seeds=(0,),
     )  # fmt: skip
@@ -599,7 +599,7 @@ def test_the_full_profile_runs_end_to_end_offline(no_coco_env, monkeypatch, tmp_
     finally:
         server.close()
     made = comparison.provenance
-    assert made["profile"] == "full" and made["source_kind"] == "download"
+    assert made["profile"] == "colab" and made["source_kind"] == "download"
     assert (made["experiment"]["arch"], made["experiment"]["weights"]) == ("resnet50", "DEFAULT")
     assert {path.split("/")[0] for path, _ in server.requests} == {
         "annotations", "train2017", "val2017"

@@ -472,9 +472,9 @@ def test_cells_not_above_the_better_baseline_are_marked():
 
 def test_get_names_the_experiments_and_profiles(monkeypatch):
     assert experiments.get("coco", "quick") == experiments.coco("quick")
-    assert experiments.get("shapes", profiles.get("full")) == experiments.shapes("full")
-    monkeypatch.setenv("ROIATTN_PROFILE", "full")
-    assert experiments.get("coco").profile == "full"
+    assert experiments.get("shapes", profiles.get("colab")) == experiments.shapes("colab")
+    monkeypatch.setenv("ROIATTN_PROFILE", "paper")
+    assert experiments.get("coco").profile == "paper"
     monkeypatch.setenv("ROIATTN_PROFILE", "quick")
     assert experiments.get("shapes").profile == "quick"
     with pytest.raises(ValueError, match=r"unknown experiment 'imagenet': choose one of \['coco'"):
@@ -486,10 +486,10 @@ def test_get_names_the_experiments_and_profiles(monkeypatch):
 
 
 def test_the_profile_chooses_categories_arch_and_folders(monkeypatch, tmp_path):
-    quick, full = experiments.coco("quick"), experiments.coco("full")
+    quick, full = experiments.coco("quick"), experiments.coco("colab")
     assert quick.data.categories == profiles.get("quick").categories
     assert full.data.categories is None  # all 80 with ImageNet weights
-    for experiment, profile in ((quick, profiles.get("quick")), (full, profiles.get("full"))):
+    for experiment, profile in ((quick, profiles.get("quick")), (full, profiles.get("colab"))):
         assert (experiment.arch, experiment.weights) == (profile.arch, profile.weights)
         assert experiment.data.image_size == profile.image_size
         assert experiment.data.max_train == profile.max_train_items
@@ -504,8 +504,8 @@ def test_the_profile_chooses_categories_arch_and_folders(monkeypatch, tmp_path):
     )
     monkeypatch.setenv("ROIATTN_DATA", str(tmp_path))
     assert experiments.results_dir() == tmp_path / "results"
-    assert (quick.file_name, full.file_name) == ("coco-quick", "coco-full")
-    assert experiments.shapes("full").file_name == "shapes-full"
+    assert (quick.file_name, full.file_name) == ("coco-quick", "coco-colab")
+    assert experiments.shapes("paper").file_name == "shapes-paper"
 
 
 def test_every_method_of_the_chapters_builds_and_the_findings_get_every_seed():
@@ -523,7 +523,7 @@ def test_every_method_of_the_chapters_builds_and_the_findings_get_every_seed():
 
 
 def test_training_settings_come_from_the_profile():
-    profile = profiles.get("full")
+    profile = profiles.get("colab")
     full = experiments.coco(profile).training
     assert isinstance(full, TrainSettings)
     for name in ("lr", "epochs", "batch_size", "grad_clip", "num_workers", "eval_batch_size"):
@@ -656,13 +656,16 @@ def test_coco_regions_caps_caches_and_keeps_per_item_arrays(tiny_coco, coco_fold
         tiny_coco.replace(root=coco_folder / "nowhere").regions()
 
 
-def test_the_full_profile_takes_every_category_uncached(monkeypatch, coco_folder, tmp_path):
+def test_the_gpu_profiles_take_every_category(monkeypatch, coco_folder, tmp_path):
     monkeypatch.setenv("ROIATTN_COCO_ROOT", str(coco_folder))
     monkeypatch.setenv("ROIATTN_DATA", str(tmp_path))
-    data = experiments.coco("full").replace(image_size=32).regions()
+    data = experiments.coco("paper").replace(image_size=32).regions()
     assert isinstance(data.train, COCORegions)  # workers read the files: nothing kept in memory
     assert data.train.classes == ["disc", "square", "triangle", "bar"]  # all, in COCO id order
     assert data.train.image_size == 32 and data.train.view == "context"
+    # one Colab session: each region read once and kept, so two CPU cores never starve the GPU
+    kept = experiments.coco("colab").replace(image_size=32).regions()
+    assert isinstance(kept.train, RegionCache) and kept.train.classes == data.train.classes
 
 
 def test_the_sampler_is_class_balanced_and_seeded(tiny_coco):

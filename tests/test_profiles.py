@@ -3,6 +3,7 @@ of sizes its experiments are built from; the one mapping to training settings is
 
 import dataclasses
 import json
+import os
 
 import pytest
 import torch
@@ -14,25 +15,34 @@ from roiattn.train import TrainSettings
 
 
 def test_the_environment_variable_decides_else_cuda(monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "full")
-    assert current().name == "full" and why() == "$ROIATTN_PROFILE"
+    monkeypatch.setenv(ENV_VAR, "paper")
+    assert current().name == "paper" and why() == "$ROIATTN_PROFILE"
     monkeypatch.setenv(ENV_VAR, " quick ")
     assert current().name == "quick" and why() == "$ROIATTN_PROFILE"
     monkeypatch.delenv(ENV_VAR)
+    # a machine that reports CUDA (Colab with a GPU) gets the profile sized for one session
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert current().name == "full"
-    assert why() == "a CUDA GPU is here; set ROIATTN_PROFILE=quick for the CPU-sized run"
+    assert current().name == "colab"
+    assert why() == (
+        "a CUDA GPU is here; ROIATTN_PROFILE=quick for the CPU-sized run, "
+        "ROIATTN_PROFILE=paper for the paper's scale"
+    )
+    assert summary().startswith("profile colab (a CUDA GPU is here;")
+    assert experiments.coco().profile == "colab" and experiments.coco().arch == "resnet50"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert current().name == "quick"
-    assert why() == "no CUDA GPU; set ROIATTN_PROFILE=full on a GPU machine for the real run"
+    assert why() == "no CUDA GPU; ROIATTN_PROFILE=colab on a GPU for the paper's setting"
     # nothing else switches it: CI and the host name change nothing
     monkeypatch.setenv("CI", "true")
     assert current().name == "quick"
     monkeypatch.setenv(ENV_VAR, "fast")
     with pytest.raises(ValueError, match=r"unknown profile 'fast'.*ROIATTN_PROFILE=quick"):
         current()
-    with pytest.raises(ValueError, match=r"choose one of \['full', 'quick'\]"):
+    with pytest.raises(ValueError, match=r"choose one of \['colab', 'paper', 'quick'\]"):
         get("medium")
+    # the profile's old name says what it became
+    with pytest.raises(ValueError, match="'full' is now 'colab', or 'paper'"):
+        get("full")
 
 
 def test_the_summary_is_one_line_that_says_how_the_profile_was_chosen(monkeypatch):
@@ -42,20 +52,24 @@ def test_the_summary_is_one_line_that_says_how_the_profile_was_chosen(monkeypatc
     assert line.startswith("profile quick ($ROIATTN_PROFILE): COCO resnet10_w32 (random init)")
     assert "ContextShapes resnet10_w32 at 48 px" in line
     # another profile than the active one: no reason given, as it was not chosen
-    full = summary(get("full"))
-    assert full.startswith("profile full: COCO resnet50 (DEFAULT) at 224 px")
+    assert summary(get("paper")).startswith("profile paper: COCO resnet50 (DEFAULT) at 224 px")
     assert summary(get("quick")) == line
 
 
 def test_each_profile_fixes_everything_a_run_depends_on():
-    quick, full = get("quick"), get("full")
+    quick, colab, paper = get("quick"), get("colab"), get("paper")
     assert (quick.device, quick.weights) == ("cpu", None)
     assert quick.amp is False and quick.channels_last is True  # measured faster on a CPU too
-    assert (full.device, full.arch, full.weights) == ("cuda", "resnet50", "DEFAULT")
-    assert full.amp is None and full.channels_last is None  # on with CUDA, decided at run time
-    assert full.image_size == 224 and full.categories is None  # all 80 categories
-    assert quick.image_size < full.image_size and quick.batch_size <= full.batch_size
-    assert quick.shapes_train < full.shapes_train and quick.epochs <= full.epochs
+    for gpu in (colab, paper):  # the paper's setting in kind: pretrained ResNet-50, all of COCO
+        assert (gpu.device, gpu.arch, gpu.weights) == ("cuda", "resnet50", "DEFAULT")
+        assert gpu.amp is None and gpu.channels_last is None  # on with CUDA, decided at run time
+        assert gpu.categories is None and gpu.seeds == (0, 1, 2)
+    assert paper.image_size == 224 and paper.max_train_items is None  # every region
+    # colab is the smaller of the two: fewer images, regions, steps and seeds
+    assert colab.image_size < paper.image_size and colab.download_images < paper.download_images
+    assert colab.epochs < paper.epochs and colab.shapes_train < paper.shapes_train
+    assert len(colab.pretrained_seeds) <= len(paper.pretrained_seeds)
+    assert quick.image_size < colab.image_size and quick.batch_size <= colab.batch_size
     for name, profile in PROFILES.items():
         assert profile.name == name
         assert get(name) is profile
@@ -64,6 +78,18 @@ def test_each_profile_fixes_everything_a_run_depends_on():
         assert profile.seeds and all(isinstance(s, int) and s >= 0 for s in profile.seeds)
         with pytest.raises(dataclasses.FrozenInstanceError):
             profile.epochs = 99
+
+
+def test_worker_counts_follow_the_cpus_present(monkeypatch):
+    # no profile asks for a fixed count larger than one per CPU
+    assert get("quick").num_workers == 0 and get("colab").num_workers == 0  # read once, in memory
+    assert get("paper").num_workers is None  # decoded every epoch: one worker per CPU
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert profiles.cpu_count() == 2
+    assert experiments.coco("paper").training.num_workers == 2  # Colab's two cores
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    assert experiments.coco("paper").training.num_workers == 16
+    assert experiments.coco("colab").training.num_workers == 0
 
 
 @pytest.mark.parametrize("name", sorted(PROFILES))
@@ -86,8 +112,9 @@ def test_a_profile_gives_every_training_setting_but_the_seed(name):
         "epochs",
         "lr",
     }
-    for field in shared:
+    for field in shared - {"num_workers"}:
         assert getattr(settings, field) == getattr(profile, field), field
+    assert settings.num_workers == profiles.workers(profile)
     assert settings.branch_lr_scale == 1 and settings.max_steps is None  # the paper's
     # the COCO experiment trains with the profile's rate and epochs, ContextShapes with its own
     coco, shapes = experiments.coco(profile), experiments.shapes(profile)
@@ -101,8 +128,8 @@ def test_a_profile_gives_every_training_setting_but_the_seed(name):
 
 
 def test_the_active_profile_is_the_default_of_every_experiment(monkeypatch):
-    monkeypatch.setenv(ENV_VAR, "full")
-    assert experiments.coco().profile == "full" and experiments.shapes().arch == "resnet50"
+    monkeypatch.setenv(ENV_VAR, "paper")
+    assert experiments.coco().profile == "paper" and experiments.shapes().arch == "resnet50"
     monkeypatch.setenv(ENV_VAR, "quick")
     assert experiments.coco().training == experiments.coco("quick").training
 
