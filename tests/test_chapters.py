@@ -41,11 +41,30 @@ def test_a_chapter_opens_with_what_the_reader_will_learn(notebook):
     assert len(objectives) >= 3
 
 
+# the chapters that train, and so offer to keep their runs on Google Drive
+TRAINING = ("04_training_coco", "05_context_shapes", "06_soft_vs_hard", "07_why_attention_loses")
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_a_chapter_prints_a_one_line_profile_summary(notebook):
     code = [text(c) for c in cells(notebook) if c["cell_type"] == "code"]
-    assert "roiattn.profiles.summary()" in code[1], "the imports cell prints the profile's line"
+    imports = code[2] if notebook.stem in TRAINING else code[1]
+    assert "roiattn.profiles.summary()" in imports, "the imports cell prints the profile's line"
     assert not re.search(r"print\(profile\)", "\n".join(code)), "no 27-line profile dump"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_training_chapter_offers_google_drive_before_it_reads_any_data(notebook):
+    """In Colab a disconnect wipes the disk: the cell after the install cell, visible, offers to
+    keep $ROIATTN_DATA on Drive, and does nothing unless the reader turns it on."""
+    code = [c for c in cells(notebook) if c["cell_type"] == "code"]
+    offers = [i for i, c in enumerate(code) if "keep_on_drive()" in text(c)]
+    if notebook.stem not in TRAINING:
+        assert not offers
+        return
+    assert offers == [1] and not tags(code[1]), "one visible cell, right after the install cell"
+    assert "KEEP_ON_DRIVE = False\nif KEEP_ON_DRIVE:" in text(code[1])
+    assert "google.colab" in text(code[0])
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
