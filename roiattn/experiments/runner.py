@@ -213,9 +213,11 @@ def compare(
 
     ``results_dir`` defaults to :func:`~roiattn.experiments.results_dir`; a run already saved
     there with the same settings and data is loaded instead of retrained, unless
-    ``retrain=True``. ``save_models`` keeps each trained model beside its run. ``jobs`` runs
-    train at once, each in a process of its own (default: one per CPU thread on a CPU, one on
-    a GPU; see :mod:`roiattn.experiments.parallel`).
+    ``retrain=True``. Before training the runs it is missing, it prints how long they will take
+    (:func:`~roiattn.experiments.project`), and afterwards how long they took, with or without
+    ``progress`` (the bars and a line per run). ``save_models`` keeps each trained model
+    beside its run. ``jobs`` runs train at once, each in a process of its own (default: one per
+    CPU thread on a CPU, one on a GPU; see :mod:`roiattn.experiments.parallel`).
     """
     methods = _plan(experiment, methods)
     device = resolve_device(device)
@@ -235,7 +237,7 @@ def compare(
              for job in plan}  # fmt: skip
     missing = [job for job in plan if saved[job] is None]
     jobs = choose_jobs(jobs, device, len(missing))
-    if progress and missing:
+    if missing:  # said even without progress bars: the time is the reader's to plan
         projection = project(experiment, missing, train, test, device, jobs)
         print(f"{experiment.file_name}: {projection}")
     training_started = time.time()
@@ -283,7 +285,7 @@ def compare(
     }
     comparison = Comparison(runs, provenance)
     comparison.save(folder / f"{experiment.file_name}.json")
-    if progress and missing:
+    if missing:
         took = minutes(time.time() - training_started)
         print(f"{experiment.file_name}: trained {len(missing)} run{'s' * (len(missing) != 1)} in "
               f"{took} (projected {minutes(projection.seconds)})")  # fmt: skip
