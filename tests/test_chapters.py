@@ -17,6 +17,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 QUOTED = {"83%", "82%", "95%"}
 PERCENT = re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s?%")
 POINTS = re.compile(r"(?<![\w.$])[+-]?\d+(?:\.\d+)?\s+points\b")
+# what a warning leaves in a cell's stderr (matplotlib's font lookups, Python's warnings)
+WARNING = re.compile(r"findfont: .*|\w*Warning\b.*")
 MACHINE_PATH = re.compile(r"(?<![\w.$])/(?:work|tmp|home|root|Users|mnt|private|var)/[\w.\-/]+")
 
 
@@ -101,7 +103,8 @@ def test_every_exercise_has_a_solution_that_runs_and_prints(notebook):
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_saved_outputs_travel(notebook):
     """No absolute path of the machine that ran a chapter, no progress bar left part of the way
-    (the library's bars leave their final state, or none), and no list of loaded runs."""
+    (the library's bars leave their final state, or none), no list of loaded runs, and no
+    warning text (a reader would take it for something gone wrong)."""
     for index, cell in enumerate(cells(notebook)):
         for output in cell.get("outputs", []):
             shown = json.dumps(output.get("text", "")) + json.dumps(output.get("data", {}))
@@ -112,6 +115,8 @@ def test_saved_outputs_travel(notebook):
             printed = "".join(output.get("text", ""))
             loaded = printed.count("loaded from an earlier run")
             assert loaded <= 1, f"cell {index} lists {loaded} loaded runs one per line"
+            warned = WARNING.search(printed) if output.get("name") == "stderr" else None
+            assert warned is None, f"cell {index} saved warning text: {warned.group(0)!r}"
 
 
 def shows_a_widget(notebook: Path) -> bool:

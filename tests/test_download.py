@@ -609,3 +609,90 @@ def test_the_colab_profile_runs_end_to_end_offline(no_coco_env, monkeypatch, tmp
     for method in comparison.methods:
         assert len(comparison.history(method).loss) == 2  # trained, two steps
         assert 0 <= comparison.accuracy(method, "overall", "accuracy") <= 1
+
+
+# ----------------------------------------------------------------- the book's own image list
+
+
+def test_the_book_ships_the_annotations_of_the_images_its_pages_were_made_on():
+    """The list is coco-mini's, annotation for annotation: a reader who downloads it gets the
+    very regions the published outputs were computed on."""
+    from conftest import COCO_MINI
+
+    for split in ("train2017", "val2017"):
+        shipped = data_sources.BOOK_FILES / f"instances_{split}.json"
+        assert shipped.read_bytes() == (COCO_MINI / "annotations" / shipped.name).read_bytes()
+    assert experiments.coco("quick").data.download_images == data_sources.BOOK_IMAGES
+
+
+@pytest.mark.slow
+def test_the_quick_profile_downloads_the_books_images_and_gets_the_pages_regions(
+    no_coco_env, monkeypatch
+):
+    """Without a COCO folder, the quick profile fetches exactly the listed images (from a server
+    on 127.0.0.1 holding coco-mini's files, as images.cocodataset.org holds them), and no
+    annotation archive; the regions are then those of coco-mini, to the fingerprint, which is
+    what the shipped runs are keyed by."""
+    from conftest import COCO_MINI
+
+    server = Mirror(COCO_MINI)
+    monkeypatch.setenv("ROIATTN_COCO_MIRROR", server.url)
+    try:
+        downloaded = experiments.coco("quick").regions()
+        first = list(server.requests)
+        again = experiments.coco("quick").regions()  # found on disk: nothing fetched
+        assert len(server.requests) == len(first)
+    finally:
+        server.close()
+    assert downloaded.source.kind == "download" and again.source.kind == "cache"
+    assert "the book's images" in downloaded.source.note
+    listed = {
+        f"{split}/{record['file_name']}"
+        for split in ("train2017", "val2017")
+        for record in json.loads((data_sources.BOOK_FILES / f"instances_{split}.json").read_text())[
+            "images"
+        ]
+    }
+    assert {path for path, _ in first if path.endswith(".jpg")} == listed and len(listed) == 288
+    assert not [path for path, _ in first if path.startswith("annotations")]  # no archive
+    root = no_coco_env / data_sources.BOOK_FOLDER
+    for path in sorted(listed)[::37]:
+        assert (root / path).read_bytes() == (COCO_MINI / path).read_bytes()
+    monkeypatch.setenv("ROIATTN_COCO_ROOT", str(COCO_MINI))
+    pages = experiments.coco("quick").regions()
+    for split in ("train", "test"):
+        a, b = getattr(downloaded, split), getattr(pages, split)
+        assert a.provenance()["fingerprint"] == b.provenance()["fingerprint"]
+        assert a.provenance()["description"] != b.provenance()["description"]  # other folders
+        assert torch.equal(a[0]["image"], b[0]["image"]) and torch.equal(a[0]["mask"], b[0]["mask"])
+    # so a run has the same key on either: the runs the package ships are found on both
+    from roiattn.experiments.runner import _run_key
+
+    keys = [
+        _run_key(experiments.coco("quick"), "image", 0,
+                 {"train": r.train.provenance(), "test": r.test.provenance()}, "cpu")
+        for r in (downloaded, pages)
+    ]  # fmt: skip
+    assert keys[0] == keys[1]
+    other_view = experiments.coco("quick").replace(view="image").regions()
+    assert _run_key(experiments.coco("quick"), "image", 0, {"train": other_view.train.provenance(),
+                    "test": other_view.test.provenance()}, "cpu") != keys[0]  # fmt: skip
+
+
+def test_the_sample_photos_download_by_their_shipped_list_too(no_coco_env, monkeypatch):
+    """Chapters 1-3's photos come the same way as the book's images: fetched by the list that
+    ships, from a mirror here, then the list is written last."""
+    from conftest import COCO_MINI
+    from roiattn.data.samples import SAMPLE_IMAGES, SAMPLES_FILE, sample_coco
+
+    server = Mirror(COCO_MINI)
+    monkeypatch.setenv("ROIATTN_COCO_MIRROR", server.url)
+    try:
+        found = sample_coco()
+    finally:
+        server.close()
+    assert found.kind == "samples" and found.root == no_coco_env / "samples"
+    assert len({path for path, _ in server.requests}) == len(SAMPLE_IMAGES)
+    written = found.root / "annotations" / "instances_val2017.json"
+    assert written.read_bytes() == SAMPLES_FILE.read_bytes()
+    assert len(list((found.root / "val2017").glob("*.jpg"))) == len(SAMPLE_IMAGES)

@@ -1094,7 +1094,8 @@ def test_the_code_fingerprint_follows_what_runs_not_how_it_is_documented(tmp_pat
 def test_a_run_key_changes_with_the_code_fingerprint(monkeypatch):
     from roiattn.experiments import runner
 
-    data = {"train": {"fingerprint": "a"}, "test": {"fingerprint": "b"}}
+    data = {"train": {"description": "a", "fingerprint": "a"},
+            "test": {"description": "b", "fingerprint": "b"}}  # fmt: skip
     before = runner._run_key(tiny(), "image", 0, data, "cpu")
     monkeypatch.setattr(runner, "code_fingerprint", lambda: "other code")
     assert runner._run_key(tiny(), "image", 0, data, "cpu") != before

@@ -325,6 +325,37 @@ def download_coco_subset(
     return root
 
 
+def download_listed_images(
+    root: str | os.PathLike,
+    split: str,
+    annotation_file: str | os.PathLike,
+    images_base_url: str = COCO_IMAGES_URL,
+    what: str = "images",
+    progress: bool = True,
+) -> Path:
+    """Fetch the images a COCO annotation file lists (``<images_base_url>/<split>/<file>``) into
+    ``root/<split>``, then copy the file to ``root/annotations/instances_<split>.json`` (last, so
+    a folder holding it is complete); returns ``root``. No annotation archive is needed: this is
+    how the book's own image lists (its sample photos, the images its pages were made on)
+    download. Run again after an interruption: the images already here are kept."""
+    root = Path(root)
+    document = json.loads(Path(annotation_file).read_text())
+    folder = root / split
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs = [
+        (f"{images_base_url.rstrip('/')}/{split}/{r['file_name']}", folder / str(r["file_name"]),
+         int(r["width"]), int(r["height"]))
+        for r in document["images"]
+    ]  # fmt: skip
+    _fetch_images(jobs, what, 8, 4, 1.0, 30.0, progress)
+    target = root / "annotations" / f"instances_{split}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(target.name + ".part")
+    temporary.write_bytes(Path(annotation_file).read_bytes())
+    os.replace(temporary, target)
+    return root
+
+
 def _check_subset_arguments(split: str, max_images: int | None, workers: int, retries: int) -> None:
     if not isinstance(split, str) or not split or "/" in split or "\\" in split:
         raise ValueError(f"split must be a folder name such as 'val2017', got {split!r}")

@@ -19,22 +19,17 @@ only by the chapters that train (:mod:`roiattn.experiments`).
 from __future__ import annotations
 
 import json
-import shutil
-import warnings
 from pathlib import Path
 
-from roiattn.data.download import _fetch_images
 from roiattn.data.paths import default_data_dir, display_path
 from roiattn.data.sources import (
     DataSource,
     SyntheticSize,
     coco_at_hand,
-    coco_urls,
+    fetch_list,
     has_split,
-    online,
     synthetic_coco,
 )
-from roiattn.errors import DownloadError
 
 SPLIT = "val2017"
 # val2017 photos with many regions of every size; 25986 is the dinner of chapters 1 and 2
@@ -51,14 +46,7 @@ def sample_coco(download: bool = True, probe_timeout: float = 5.0) -> DataSource
         return at_hand
     root = default_data_dir() / "samples"
     if not has_split(root, SPLIT) and download:
-        document = json.loads(SAMPLES_FILE.read_text())
-        _, images_url = coco_urls()
-        first = f"{images_url.rstrip('/')}/{SPLIT}/{document['images'][0]['file_name']}"
-        if online(first, probe_timeout):
-            try:
-                _fetch_samples(root, images_url, document)
-            except DownloadError as error:
-                warnings.warn(f"the sample photos could not be fetched: {error}", stacklevel=2)
+        fetch_list(root, SPLIT, SAMPLES_FILE, "the sample photos", probe_timeout)
     if has_split(root, SPLIT):
         note = (
             f"COCO {SPLIT}: the {len(SAMPLE_IMAGES)} sample photos of the book in "
@@ -67,22 +55,6 @@ def sample_coco(download: bool = True, probe_timeout: float = 5.0) -> DataSource
         return DataSource(root, "samples", note)
     why = "no network" if download else "downloads off"
     return synthetic_coco(SPLIT, 0, SYNTHETIC_SAMPLES, why)
-
-
-def _fetch_samples(root: Path, images_url: str, document: dict) -> None:
-    """Fetch the sample photos, then write their annotation file (last, so a folder holding it
-    is complete)."""
-    folder = root / SPLIT
-    folder.mkdir(parents=True, exist_ok=True)
-    jobs = [
-        (f"{images_url.rstrip('/')}/{SPLIT}/{r['file_name']}", folder / r["file_name"],
-         int(r["width"]), int(r["height"]))
-        for r in document["images"]
-    ]  # fmt: skip
-    print(f"fetching the {len(jobs)} sample photos (about 1.5 MB) to {display_path(root)}")
-    _fetch_images(jobs, "sample photos", 4, 2, 1.0, 30.0, True)
-    (root / "annotations").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(SAMPLES_FILE, root / "annotations" / f"instances_{SPLIT}.json")
 
 
 def licences(root: Path) -> list[str]:

@@ -1,9 +1,14 @@
 """find_coco: where the book's COCO data comes from, in the order DESIGN.md gives.
 
 1. ``$ROIATTN_COCO_ROOT``, if set: a COCO folder (CI sets it to coco-mini).
-2. A previous download under ``$ROIATTN_DATA`` (default ``~/.cache/roiattn``), in ``coco/``.
-3. A download (:func:`~roiattn.data.download_coco_subset`), when the network is there: from
-   ``images.cocodataset.org``, or from the mirror ``$ROIATTN_COCO_MIRROR`` names.
+2. A previous download under ``$ROIATTN_DATA`` (default ``~/.cache/roiattn``): ``coco-book/``
+   (the book's own images) or ``coco/`` (a subset).
+3. A download, when the network is there, from ``images.cocodataset.org`` or from the mirror
+   ``$ROIATTN_COCO_MIRROR`` names: the book's own image list (:data:`BOOK_IMAGES`, the quick
+   profile's: the 288 COCO 2017 images, 208 train and 80 val, that the published pages were
+   made on, whose annotations ship with the package; about 46 MB and no annotation archive),
+   or a class-balanced subset of a given size
+   (:func:`~roiattn.data.download_coco_subset`, which reads the 241 MB annotation archive).
 4. Otherwise a synthetic :class:`~roiattn.data.ContextShapes` folder written as COCO, with a
    visible note that the data is synthetic.
 
@@ -13,6 +18,7 @@ Every answer carries a one-line note for the provenance of results, with paths s
 
 from __future__ import annotations
 
+import json
 import os
 import urllib.error
 import urllib.request
@@ -24,6 +30,7 @@ from roiattn.data.download import (
     COCO_ANNOTATIONS_URL,
     COCO_IMAGES_URL,
     download_coco_subset,
+    download_listed_images,
     subset_settings,
 )
 from roiattn.data.paths import COCO_ROOT_ENV, default_data_dir, display_path
@@ -33,6 +40,11 @@ MIRROR_ENV = "ROIATTN_COCO_MIRROR"
 KINDS: tuple[str, ...] = ("env", "cache", "download", "synthetic")
 ANNOTATIONS_MB = 241  # the official annotation archive, downloaded once
 IMAGE_KB = 160  # a COCO image, on average
+# the book's own image list: the COCO 2017 images its published outputs were made on (coco-mini,
+# 208 train2017 and 80 val2017 images); their annotations (CC BY 4.0) ship in data/book/
+BOOK_IMAGES = "book"
+BOOK_FILES = Path(__file__).with_name("book")
+BOOK_FOLDER = "coco-book"
 
 
 class DataSource(NamedTuple):
@@ -85,7 +97,7 @@ def online(url: str, timeout: float = 5.0) -> bool:
 def find_coco(
     split: str = "val2017",
     *,
-    download_images: int = 64,
+    download_images: int | str = 64,
     seed: int = 0,
     synthetic: SyntheticSize = SYNTHETIC,
     download: bool = True,
@@ -93,16 +105,23 @@ def find_coco(
 ) -> DataSource:
     """A COCO folder holding ``split``, from the first source that has one (module docstring).
 
-    ``download_images`` is the size of a download (class-balanced, from ``seed``), and an
-    earlier download smaller than that is only used when ``download=False`` or the download
-    fails. ``synthetic`` sizes the stand-in (training splits use ``seed``, others ``seed + 1``).
+    ``download_images`` is :data:`BOOK_IMAGES` (the book's own image list) or the size of a
+    download (class-balanced, from ``seed``); an earlier download smaller than that is only used
+    when ``download=False`` or the download fails. ``synthetic`` sizes the stand-in (training
+    splits use ``seed``, others ``seed + 1``).
     """
     at_hand = coco_at_hand(split, download_images if download else None)
     if at_hand is not None:
         return at_hand
     cached = default_data_dir() / "coco"
     annotations_url, images_url = coco_urls()
-    if download and online(annotations_url, probe_timeout):
+    if download and download_images == BOOK_IMAGES:
+        book = default_data_dir() / BOOK_FOLDER
+        listed = BOOK_FILES / f"instances_{split}.json"
+        if fetch_list(book, split, listed, "the book's images", probe_timeout):
+            note = f"COCO {split}: the book's images, downloaded to {display_path(book)}"
+            return DataSource(book, "download", note)
+    elif download and online(annotations_url, probe_timeout):
         try:
             return _download(split, cached, download_images, seed, annotations_url, images_url)
         except DownloadError as error:
@@ -113,9 +132,10 @@ def find_coco(
     return synthetic_coco(split, seed, synthetic, "no network" if download else "downloads off")
 
 
-def coco_at_hand(split: str, min_images: int | None = None) -> DataSource | None:
+def coco_at_hand(split: str, min_images: int | str | None = None) -> DataSource | None:
     """Steps 1 and 2 of :func:`find_coco`: ``$ROIATTN_COCO_ROOT``, else an earlier download
-    (of at least ``min_images`` images, when given), else None."""
+    (the book's images when ``min_images`` is :data:`BOOK_IMAGES`, a subset of at least
+    ``min_images`` images when it is a number, either when None), else None."""
     env_root = os.environ.get(COCO_ROOT_ENV, "").strip()
     if env_root:
         root = Path(env_root).expanduser()
@@ -125,8 +145,12 @@ def coco_at_hand(split: str, min_images: int | None = None) -> DataSource | None
                 f"at a COCO folder holding {split}, or unset it"
             )
         return DataSource(root, "env", f"COCO {split} from ${COCO_ROOT_ENV}")
+    book = default_data_dir() / BOOK_FOLDER
+    if min_images in (None, BOOK_IMAGES) and has_split(book, split):
+        where = display_path(book)
+        return DataSource(book, "cache", f"COCO {split}: the book's images, downloaded to {where}")
     cached = default_data_dir() / "coco"
-    if has_split(cached, split):
+    if min_images != BOOK_IMAGES and has_split(cached, split):
         size = (subset_settings(cached, split) or {}).get("max_images")
         if min_images is None or size is None or size >= min_images:
             where = display_path(cached)
@@ -156,6 +180,24 @@ def _download(
     )
     note = f"COCO {split}: {images} images downloaded (class-balanced, seed {seed})"
     return DataSource(root, "download", note)
+
+
+def fetch_list(root: Path, split: str, listed: Path, what: str, probe_timeout: float) -> bool:
+    """Download the images of an annotation file the book ships (``listed``: its sample photos,
+    or the images its pages were made on) into ``root`` when the network answers; returns
+    whether ``root`` holds ``split`` now."""
+    document = json.loads(listed.read_text())
+    _, images_url = coco_urls()
+    first = f"{images_url.rstrip('/')}/{split}/{document['images'][0]['file_name']}"
+    if online(first, probe_timeout):
+        count = len(document["images"])
+        print(f"downloading {what}: {count} COCO {split} images (about "
+              f"{count * IMAGE_KB / 1000:.1f} MB) to {display_path(root)}")  # fmt: skip
+        try:
+            download_listed_images(root, split, listed, images_url, what)
+        except DownloadError as error:
+            warnings.warn(f"{what} could not be downloaded: {error}", stacklevel=3)
+    return has_split(root, split)
 
 
 def synthetic_coco(split: str, seed: int, size: SyntheticSize, why: str) -> DataSource:

@@ -92,7 +92,7 @@ class COCOData:
     categories: tuple[str, ...] | None
     max_train: int | None
     max_test: int | None
-    download_images: int
+    download_images: int | str
     synthetic: SyntheticSize
     train_split: str = "train2017"
     test_split: str = "val2017"

@@ -123,8 +123,17 @@ def fingerprint_code(package: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def unplaced(description: str) -> str:
+    """A dataset's description without the folder it was read from (``COCORegions val2017 at
+    $ROIATTN_COCO_ROOT: ...`` -> ``COCORegions val2017: ...``): the book's images downloaded
+    are the same regions as coco-mini named by ``$ROIATTN_COCO_ROOT``, and their runs the same
+    runs."""
+    return re.sub(r" at (?:\$\w+|~|\.\.\.)(?:/\S*)?:", ":", description, count=1)
+
+
 def _run_key(experiment: Experiment, method: str, seed: int, data: dict, device: str) -> str:
     """A hash of everything a run's result depends on."""
+    regions = {split: {**v, "description": unplaced(v["description"])} for split, v in data.items()}
     identity = {
         "method": method,
         "seed": seed,
@@ -138,7 +147,7 @@ def _run_key(experiment: Experiment, method: str, seed: int, data: dict, device:
         },  # fmt: skip
         "balanced": experiment.balanced,
         "bins": experiment.bins,
-        "data": data,
+        "data": regions,
         "device": device,
         "code": code_fingerprint(),
     }
