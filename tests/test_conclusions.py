@@ -68,3 +68,42 @@ def test_where_context_decides_the_attention_map_waits_for_optimiser_steps():
             (few.reports(ATTENTION), few.reports(HARD), None),
         )
         assert moved.within(MARGIN), (n, str(moved))
+
+
+def findings(page: Path) -> str:
+    """The statement of what the book finds, as a page gives it (whitespace folded)."""
+    text = page.read_text().split("## What the book finds", 1)[1]
+    start = text.index("In a world built so that context decides")
+    end = text.index("(chapters 6 and 7).", start) + len("(chapters 6 and 7).")
+    return " ".join(text[start:end].split())
+
+
+def test_the_intro_the_readme_and_the_teachers_page_state_the_same_findings():
+    stated = {page: findings(ROOT / page) for page in ("book/intro.md", "README.md",
+                                                      "book/teachers.md")}  # fmt: skip
+    assert len(set(stated.values())) == 1, stated
+    assert (
+        "hard attention is slightly ahead of it, by less than the book's ±5-point margin"
+        in (stated["README.md"])
+    )  # checked on chapter 5's runs: tests/test_findings.py
+
+
+def test_a_hundred_times_the_branch_rate_leaves_the_pretrained_map_behind(monkeypatch, tmp_path):
+    """Chapter 7's runs on the pretrained network ship with the package for coco-mini, the book's
+    data: read there, they decide the sentence, with no training."""
+    from conftest import real_coco_root
+    from roiattn.evaluate import paired_gap
+
+    assert "a hundred times the branch's learning rate does not change that" in intro()
+    root = real_coco_root()
+    assert root is not None, "the shipped runs are keyed to coco-mini: put it at ../shared/data"
+    monkeypatch.setenv("ROIATTN_COCO_ROOT", str(root))
+    monkeypatch.setenv("ROIATTN_DATA", str(tmp_path))
+    pretrained = experiments.coco_pretrained("quick")
+    regions = pretrained.regions()
+    base = pretrained.run([ATTENTION, HARD], regions=regions, progress=False)
+    fast = pretrained.replace(branch_lr_scale=100).run([ATTENTION], regions=regions, progress=False)
+    assert all(r.provenance.get("shipped") for rs in (*base.runs.values(), *fast.runs.values())
+               for r in rs)  # fmt: skip
+    assert paired_gap(fast.reports(ATTENTION), base.reports(ATTENTION)).sign == 0  # no change
+    assert paired_gap(fast.reports(ATTENTION), base.reports(HARD)).sign < 0  # still behind

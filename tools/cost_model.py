@@ -51,7 +51,7 @@ CHAPTER_RUNS: dict[str, dict[str, int]] = {
     "4 Training on a COCO subset": {"coco": 5},
     "5 Context matters": {"shapes": 15},
     "6 Soft versus hard attention": {"coco": 23},
-    "7 When soft attention wins": {"coco": 20, "coco-pretrained": 8},
+    "7 When does soft attention win?": {"coco": 20, "coco-pretrained": 8},
 }
 
 

@@ -53,7 +53,7 @@ def main(
 ) -> int:
     parser = argparse.ArgumentParser(prog=prog, description=description or __doc__.split("\n")[0])
     parser.add_argument("--profile", default="colab", choices=sorted(profiles.PROFILES),
-                        help="settings to use (default full: the real run's)")  # fmt: skip
+                        help="settings to use (default colab: one Colab session's)")  # fmt: skip
     parser.add_argument("--method", default="attn-add@conv1", help="the model to measure")
     parser.add_argument(
         "--baseline",
