@@ -45,6 +45,7 @@ from roiattn.experiments import (
     runner,
     verdict,
 )
+from roiattn.experiments.comparison import MASK_WORDS
 from roiattn.experiments.parallel import choose_jobs, run_in_workers
 from roiattn.models import build_model
 from roiattn.train import History, TrainSettings
@@ -437,6 +438,21 @@ def test_a_comparison_saves_and_loads_with_its_seeds_and_baselines(tmp_path):
     assert loaded.spread("right", "overall") == (5 / 8, 1.0)
     assert all(run.cached for runs in loaded.runs.values() for run in runs)
     assert repr(loaded) == "Comparison(['right', 'all-b'], coco bins)"
+
+
+def test_minus_image_names_its_seed_when_image_has_fewer_than_the_method():
+    """A method of three seeds against an `image` of one: the column compares on the shared seed
+    only, so it says which, or its sign could disagree with the means beside it."""
+    right = [1, 1, 0, 2, 1, 0, 1, 1]
+    wrong = [0, 0, 1, 0, 0, 1, 0, 0]
+    comparison = _hand_comparison({"image": [[1] * 8], "masked": [wrong, right, right]})
+    cell = _markdown_cells(comparison.to_markdown())["masked"][-1]
+    gap = comparison.mask_used()["masked"]
+    assert gap.sign < 0 and cell == f"{gap}{MASK_WORDS[gap.sign]} (seed 0)"
+    # its mean over the three seeds is above image's: only the named seed explains the sign
+    assert comparison.accuracy("masked") > comparison.accuracy("image")
+    same = _hand_comparison({"image": [[1] * 8, [1] * 8], "masked": [wrong, right]})
+    assert "(seed" not in _markdown_cells(same.to_markdown())["masked"][-1]
 
 
 def test_cells_not_above_the_better_baseline_are_marked():

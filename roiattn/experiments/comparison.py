@@ -254,7 +254,9 @@ class Comparison:
                 values.append(text)
             if mask_used:
                 gap = mask_used.get(method)
-                values.append("–" if gap is None else f"{gap}{MASK_WORDS[gap.sign]}")
+                shared = [s for s in seeds if s in self.seeds("image")]
+                on = "" if shared == list(seeds) else f" (seed {', '.join(map(str, shared))})"
+                values.append("–" if gap is None else f"{gap}{MASK_WORDS[gap.sign]}{on}")
             lines.append(f"| {method} | {len(seeds)} | {' | '.join(values)} |")
         blank = " |" if mask_used else ""
         for name, cells in baselines.items():
@@ -270,8 +272,9 @@ class Comparison:
             f"(in brackets) the range. {NOT_ABOVE}: not above the better baseline."
             + (
                 " *minus image*: the method minus `image` (the mask ignored) over all regions, "
-                "in points, with its 95% interval over images: ✓ the mask helps, ✗ it hurts, "
-                "no mark: no effect shown."
+                "in points, with its 95% interval over images, on the seeds both were trained "
+                "with (named when the method has more, so the column may differ from the means): "
+                "✓ the mask helps, ✗ it hurts, no mark: no effect shown."
                 if mask_used
                 else ""
             ),
