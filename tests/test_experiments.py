@@ -1060,7 +1060,7 @@ def test_the_shipped_runs_are_the_ones_chapter_7_asks_for_on_coco_mini(monkeypat
     asked = [
         (pretrained, ["image", attention, hard]),
         (pretrained.replace(weights=None), [attention, hard]),
-        (pretrained.replace(view="image"), [attention, hard]),
+        (pretrained.replace(view="image"), ["image", attention, hard]),
         (pretrained.replace(branch_lr_scale=100), [attention]),
     ]
     regions = {}

@@ -44,14 +44,14 @@ IMAGE_MB, ANNOTATIONS_MB, DOWNLOAD_MB_PER_SECOND = 0.16, 241.0, 20.0
 
 # The runs each chapter trains, by experiment, counted from the runs a quick-profile execution of
 # chapters 4 to 8 in order saved on 2026-12-04 (the colab profile has the same seeds, so the same
-# runs; chapter 7 reuses chapter 6's base runs and, in the quick profile only, loads its eight
+# runs; chapter 7 reuses chapter 6's base runs and, in the quick profile only, loads its nine
 # pretrained runs from the package); chapter 4 trains outside compare (its own loop, fit, a
 # killed and resumed run, two exercises).
 CHAPTER_RUNS: dict[str, dict[str, int]] = {
     "4 Training on a COCO subset": {"coco": 5},
     "5 Context matters": {"shapes": 15},
     "6 Soft versus hard attention": {"coco": 23},
-    "7 When does soft attention win?": {"coco": 20, "coco-pretrained": 8},
+    "7 When does soft attention win?": {"coco": 20, "coco-pretrained": 9},
 }
 
 
