@@ -1,9 +1,9 @@
 """``python -m roiattn bench overhead``: what the side branch costs in a training step.
 
-``bench train`` with the bare torchvision ResNet-50 as the baseline: forward + backward +
-optimizer step of ``attn-add@conv1`` against the network it is built on, same batch, interleaved
-in one run. Defaults to a batch of 8, which a CPU runs in seconds; every ``bench train`` option
-works here too.
+``bench train`` with the bare backbone as the baseline (the profile's, or ``--arch``): forward +
+backward + optimizer step of ``attn-add@conv1`` against the network it is built on, same batch,
+interleaved in one run. Defaults to a batch of 8, which a CPU runs in seconds; every
+``bench train`` option works here too.
 """
 
 from __future__ import annotations

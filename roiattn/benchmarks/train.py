@@ -16,24 +16,25 @@ import platform
 from pathlib import Path
 
 import torch
-import torchvision
 
 from roiattn import experiments, profiles
 from roiattn.benchmarks.timing import interleaved, median, torch_threads
 from roiattn.models import build_model
+from roiattn.models.archs import make_backbone
 from roiattn.runtime import choose_precision, describe_device, resolve_device, use_channels_last
 from roiattn.train import make_optimizer, train_step
 
-PLAIN = "torchvision"
+PLAIN = "backbone"
 
 
-class PlainResNet(torch.nn.Module):
-    """The torchvision ResNet itself, called like a region model: the mask is not even looked at,
-    so it is the floor any region model's cost is measured against."""
+class PlainBackbone(torch.nn.Module):
+    """The backbone itself (a torchvision ResNet, the small CPU ResNet, EfficientNet-Lite0),
+    called like a region model: the mask is not even looked at, so it is the floor any region
+    model's cost is measured against."""
 
     def __init__(self, arch: str) -> None:
         super().__init__()
-        self.net = torchvision.models.get_model(arch, num_classes=80)
+        self.net = make_backbone(arch, num_classes=80)
 
     def forward(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         return self.net(images)
@@ -58,7 +59,7 @@ def main(
     parser.add_argument(
         "--baseline",
         default="image",
-        help=f"what to compare it with: a method id, or {PLAIN!r} for the bare torchvision ResNet",
+        help=f"what to compare it with: a method id, or {PLAIN!r} for the bare backbone",
     )
     parser.add_argument("--arch", help="torchvision ResNet (default: the profile's)")
     parser.add_argument("--batch", type=_positive, help="batch size (default: the profile's)")
@@ -80,7 +81,7 @@ def _models(args: argparse.Namespace, arch: str, seed: int) -> dict[str, torch.n
     for method in (args.baseline, args.method):
         torch.manual_seed(seed)
         models[method] = (
-            PlainResNet(arch) if method == PLAIN else build_model(method, arch, num_classes=80)
+            PlainBackbone(arch) if method == PLAIN else build_model(method, arch, num_classes=80)
         )
     return models
 
