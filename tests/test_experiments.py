@@ -1081,7 +1081,8 @@ def test_the_shipped_runs_are_the_ones_chapter_7_asks_for_on_coco_mini(monkeypat
 
 def test_the_code_fingerprint_follows_what_runs_not_how_it_is_documented(tmp_path):
     """A run saved by other training code is stale: the fingerprint in its key changes with any
-    change to the code under RUN_CODE, and not with a comment or a docstring."""
+    change to the code under RUN_CODE, and not with a comment, a docstring or the code that only
+    finds the data."""
     import shutil
 
     from roiattn.experiments.runner import RUN_CODE, code_fingerprint, fingerprint_code
@@ -1104,6 +1105,15 @@ def test_the_code_fingerprint_follows_what_runs_not_how_it_is_documented(tmp_pat
     assert fingerprint_code(copy) != code_fingerprint()
     (copy / "train" / "new_module.py").write_text("STEP = 2\n")
     masks.write_text(original)
+    assert fingerprint_code(copy) != code_fingerprint()
+    (copy / "train" / "new_module.py").unlink()
+    assert fingerprint_code(copy) == code_fingerprint()
+    # where the data come from is not what a run computes: a change to the downloader retrains
+    # nothing (the data's own fingerprint is in the key apart)
+    (copy / "data" / "download.py").write_text("MIRROR = 'elsewhere'\n")
+    assert fingerprint_code(copy) == code_fingerprint()
+    windows = copy / "data" / "windows.py"
+    windows.write_text(windows.read_text() + "X = 1\n")
     assert fingerprint_code(copy) != code_fingerprint()
 
 

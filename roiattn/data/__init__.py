@@ -9,7 +9,6 @@ from roiattn.data.coco import COCORegions
 from roiattn.data.context_shapes import ContextShapes
 from roiattn.data.download import download_coco_subset
 from roiattn.data.images import IMAGENET_MEAN, IMAGENET_STD, denormalize, normalize
-from roiattn.data.label_maps import LabelMapRegions
 from roiattn.data.regions import (
     RegionCache,
     RegionDataset,
@@ -29,7 +28,6 @@ __all__ = [
     "DataSource",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
-    "LabelMapRegions",
     "PAPER_BINS",
     "RegionCache",
     "RegionDataset",

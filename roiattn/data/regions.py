@@ -143,8 +143,8 @@ def require_regions(data: Any, what: str = "data") -> RegionDataset:
     if isinstance(data, torch.utils.data.Subset):
         hint = " (for a subset, use dataset.subset(indices), which keeps classes and labels)"
     raise ValueError(
-        f"the {what} must be a roiattn region dataset (COCORegions, ContextShapes, "
-        f"LabelMapRegions, or a subclass of roiattn.data.RegionDataset), got "
+        f"the {what} must be a roiattn region dataset (COCORegions, ContextShapes, or a "
+        f"subclass of roiattn.data.RegionDataset), got "
         f"{type(data).__name__}{hint}"
     )
 

@@ -1,6 +1,6 @@
 """Reading a region from an image file: the window, the pixels and the mask, one routine for
-every dataset built on image files (:class:`~roiattn.data.COCORegions`,
-:class:`~roiattn.data.LabelMapRegions`), and the base class they share.
+every dataset built on image files (:class:`~roiattn.data.COCORegions`, and any other that
+subclasses :class:`WindowedRegions`), and the base class they share.
 
 1. **The window.** ``view="image"``: the whole image, stretched to ``S x S``.
    ``view="context"``: a square around the region, ``context`` times its box's longer side

@@ -92,8 +92,18 @@ def method_slug(method: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", method)
 
 
-# the code that decides a run's numbers, under roiattn/ (the settings are in the key apart)
-RUN_CODE = ("masks.py", "runtime.py", "models", "train", "data", "evaluate/evaluation.py")
+# the code that decides a run's numbers, under roiattn/ (the settings are in the key apart): what
+# a model computes, how it trains and is evaluated, and what a region item holds; not where the
+# data come from (downloads, the sample photos, paths), which the data's fingerprint covers
+RUN_CODE = (
+    "masks.py",
+    "runtime.py",
+    "models",
+    "train",
+    "evaluate/evaluation.py",
+    *(f"data/{name}.py" for name in ("bins", "coco", "context_shapes", "images", "indexing",
+                                     "regions", "samplers", "windows")),
+)  # fmt: skip
 
 
 @functools.cache
