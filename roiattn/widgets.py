@@ -196,25 +196,19 @@ def bin_accuracies(
     comparison: Any, label: str, metric: str = "accuracy", scheme: str | None = None
 ) -> dict[str, float]:
     """Every method's top-1 accuracy in size bin ``label`` (``"all"``: over every instance),
-    over instances (``metric="accuracy"``) or averaged over classes (``"mean_class"``), the mean
-    over its seeds as in the comparison's table; NaN for an empty bin."""
+    over instances (``metric="accuracy"``) or averaged over classes (``"mean_class"``): the
+    comparison's own cells (:meth:`~roiattn.experiments.Comparison.accuracy`, the mean over a
+    method's seeds, as in its table); NaN for an empty bin."""
     if metric not in ("accuracy", "mean_class"):
         raise ValueError(f"metric must be 'accuracy' or 'mean_class', got {metric!r}")
-    values = {}
-    for method in comparison.methods:
-        per_seed = []  # the comparison's table shows the mean over a method's seeds
-        for report in comparison.reports(method):
-            if label == ALL:
-                value = report.accuracy if metric == "accuracy" else report.mean_class_accuracy
-            else:
-                rows = {row.label: row for row in report.by_size(scheme)}
-                if label not in rows:
-                    raise ValueError(f"no size bin {label!r}: choose one of {[*rows, ALL]}")
-                row = rows[label]
-                value = row.accuracy if metric == "accuracy" else row.mean_class_accuracy
-            per_seed.append(float(value))
-        values[method] = float(np.mean(per_seed))
-    return values
+    bins = comparison.columns(scheme)[:-2]
+    if label == ALL:
+        column = "overall" if metric == "accuracy" else "mean class"
+    elif label in bins:
+        column = label
+    else:
+        raise ValueError(f"no size bin {label!r}: choose one of {[*bins, ALL]}")
+    return {m: comparison.accuracy(m, column, metric, scheme) for m in comparison.methods}
 
 
 # ---------------------------------------------------------------------------- region explorer
