@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+from roiattn.data.bins import COCO_BINS, COCO_EDGES, PAPER_EDGES
 from roiattn.data.images import denormalize
 from roiattn.masks import resize_mask
 
@@ -93,10 +94,9 @@ def plot_scenes(
 
 # --- Chapters 1-3: masks at every scale, the attention branch, starting as a no-op -------------
 
-COCO_SIZE_GROUPS: tuple[tuple[str, float, float], ...] = (
-    ("small", 0.0, 32.0**2),
-    ("medium", 32.0**2, 96.0**2),
-    ("large", 96.0**2, math.inf),
+# COCO's small / medium / large as (name, low, high): the bins of roiattn.data.COCO_BINS
+COCO_SIZE_GROUPS: tuple[tuple[str, float, float], ...] = tuple(
+    zip(COCO_BINS.labels, (0.0, *COCO_EDGES), (*COCO_EDGES, math.inf), strict=True)
 )
 
 
@@ -604,8 +604,8 @@ def plot_label_draws(
 
 def plot_size_distribution(
     areas: Mapping[str, Sequence[float]],
-    edges: Sequence[float] = (1000, 2000, 4000, 8000, 16000, 32000, 64000, 128000, 256000, 500000),
-    coco_edges: Sequence[float] = (32**2, 96**2),
+    edges: Sequence[float] = PAPER_EDGES,
+    coco_edges: Sequence[float] = COCO_EDGES,
 ) -> Figure:
     """Histogram of segment areas (native pixels, log scale) in the paper's bins, one outline
     per dataset (``areas[name]``), instance counts over each bin, and COCO's small / medium /
