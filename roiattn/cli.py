@@ -26,6 +26,9 @@ from roiattn.errors import (
     UsageError,
     WeightsUnavailableError,
 )
+from roiattn.experiments.definitions import EXPERIMENTS
+from roiattn.masks import RESIZE_MODES
+from roiattn.train.settings import OPTIMIZERS, SCHEDULES
 
 BENCHMARKS = {
     "overhead": "training-step time of attn-add@conv1 against its plain backbone",
@@ -96,9 +99,7 @@ SETTINGS: dict[str, str] = {
 
 def _experiment_options(parser: argparse.ArgumentParser, *, training: bool = True) -> None:
     group = parser.add_argument_group("the experiment (defaults: its definition in the profile)")
-    group.add_argument(
-        "--experiment", choices=("coco", "coco-pretrained", "shapes"), help="default: coco"
-    )
+    group.add_argument("--experiment", choices=sorted(EXPERIMENTS), help="default: coco")
     group.add_argument(
         "--profile",
         choices=sorted(profiles.PROFILES),
@@ -127,12 +128,12 @@ def _experiment_options(parser: argparse.ArgumentParser, *, training: bool = Tru
         "--branch-lr-scale", type=positive_float, help="the mask branch's rate over --lr"
     )
     group.add_argument("--weight-decay", type=non_negative_float)
-    group.add_argument("--optimizer", choices=("adamw", "adam", "sgd"))
-    group.add_argument("--schedule", choices=("cosine", "constant"))
+    group.add_argument("--optimizer", choices=OPTIMIZERS)
+    group.add_argument("--schedule", choices=SCHEDULES)
     group.add_argument("--max-steps", type=positive_int, help="stop after this many steps")
     group.add_argument("--grad-clip", type=positive_float, help="max gradient norm")
     group.add_argument("--seeds", type=_seeds, help="training seeds, comma-separated")
-    group.add_argument("--mask-resize", choices=("bilinear", "nearest", "area", "max"))
+    group.add_argument("--mask-resize", choices=RESIZE_MODES)
     group.add_argument("--amp", action=argparse.BooleanOptionalAction, help="mixed precision")
     group.add_argument(
         "--channels-last", action=argparse.BooleanOptionalAction, help="NHWC layout on CUDA"
@@ -293,9 +294,8 @@ def _read_image(path: Path, what: str):
 
 
 def _predict(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from roiattn.predict import load_model, predict
+    from roiattn.widgets import box_mask
 
     if (args.mask is None) == (args.box is None):
         raise UsageError("give the region either as a MASK image or as --box X0 Y0 X1 Y1")
@@ -311,8 +311,7 @@ def _predict(args: argparse.Namespace) -> int:
                 f"--box {x0} {y0} {x1} {y1} must lie inside the {width}x{height} image with "
                 "x0 < x1 and y0 < y1"
             )
-        mask = np.zeros((height, width), bool)
-        mask[y0:y1, x0:x1] = True
+        mask = box_mask((height, width), args.box).numpy() > 0
     for name, probability in predict(model, image, mask, top_k=args.top_k):
         print(f"{probability:7.3f}  {name}")
     return 0
