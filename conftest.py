@@ -18,11 +18,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("TQDM_MININTERVAL", "10")
 
 
-# The book build (which trains chapter 5's comparison) and tests/test_findings.py (which checks
-# that comparison, loading the runs the build saved) run in this order in one process. Every
-# other file is a unit of its own (a notebook's cells share a kernel, a module's fixtures its
-# process).
-BOOK = ("test_book.py", "test_findings.py")
+# The book build (which trains every chapter's runs), tests/test_findings.py (which checks chapter
+# 5's comparison, loading the runs the build saved) and tests/test_exercise_checks.py (which runs
+# the chapters again on those runs, feeding every exercise check its typical mistakes) run in
+# this order in one process. Every other file is a unit of its own (a notebook's cells share a
+# kernel, a module's fixtures its process).
+BOOK = ("test_book.py", "test_findings.py", "test_exercise_checks.py")
 FIRST = {name: rank for rank, name in enumerate((*BOOK, "test_synthetic_source.py"))}
 
 
