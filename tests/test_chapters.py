@@ -180,3 +180,16 @@ def test_widget_state_is_saved_only_beside_a_widget_it_renders(notebook):
     progress bar): the page would carry it with nothing to render."""
     saved = json.loads(notebook.read_text())
     assert shows_a_widget(notebook) or "widgets" not in saved["metadata"], "widget state, no widget"
+
+
+def test_the_teachers_page_counts_each_chapters_prose_and_exercises():
+    """Its reading table is made from the chapters as they are: words of prose (Markdown cells),
+    minutes at 150 words a minute, and exercises (check cells)."""
+    page = (ROOT / "book" / "teachers.md").read_text()
+    for notebook in NOTEBOOKS:
+        chapter = cells(notebook)
+        prose = " ".join(text(c) for c in chapter if c["cell_type"] == "markdown")
+        words = len(re.findall(r"[A-Za-z]+(?:'[a-z]+)?", prose))
+        exercises = sum("exercise-check" in tags(c) for c in chapter)
+        row = f"| {int(notebook.stem[:2])} | {words:,} | {round(words / 150)} min | {exercises} |"
+        assert row in page, f"{notebook.stem}: the teachers' page should read {row}"
