@@ -11,8 +11,10 @@ from roiattn.errors import WeightsUnavailableError
 from roiattn.models import (
     MERGE_POINTS,
     METHODS,
+    PointError,
     ROIAttentionNet,
     build_model,
+    make_backbone,
     make_resnet,
     mask_boxes,
 )
@@ -212,7 +214,7 @@ def test_crop_fills_the_input_with_the_roi():
         ("attn-add@layer9", "merge points"),
         ("attn-div@conv1", "merge op"),
         ("attn-add@conv1+conv1", "distinct"),
-        ("hard@layer7", "hard-attention point"),
+        ("hard@layer7", r"from \('input', 'conv1', 'layer1'"),
         ("soft", "known family"),
         ("", "known family"),
     ],
@@ -223,12 +225,32 @@ def test_unknown_methods_name_the_valid_choices(method, message):
     assert "attn-add@conv1" in str(error.value)
 
 
+@pytest.mark.parametrize("arch", ["resnet18", "efficientnet_lite0"])
+def test_each_backbone_resolves_its_own_points(arch):
+    """The backbone owns its merge points: their names in network order, their aliases, what
+    'all' is, and 'input' for hard attention; a point it lacks is refused, naming its own."""
+    backbone = make_backbone(arch, num_classes=3)
+    names = tuple(point.name for point in backbone.merge_points)
+    assert backbone.resolve("all") == names == MERGE_POINTS
+    assert backbone.resolve(("layer3", "stem")) == ("conv1", "layer3")  # network order
+    assert backbone.resolve("stage2") == ("layer2",)
+    assert backbone.resolve("input", with_input=True) == ("input",)
+    for wrong in ("input", ("conv1", "stem"), (), "layer5"):
+        with pytest.raises(PointError, match=type(backbone).__name__):
+            backbone.resolve(wrong)
+    # a method says its points the backbone's way
+    both = build_model("attn-add@stem+stage4", arch, num_classes=3)
+    assert both.method == "attn-add@conv1+layer4"
+    assert build_model("attn-mul@all", arch, num_classes=3).merge_at == names
+    assert build_model("hard@stem", arch, num_classes=3).method == "hard@conv1"
+
+
 def test_bad_constructor_arguments_are_refused():
     with pytest.raises(ValueError, match="unknown arch"):
         build_model("image", "vgg16")
     with pytest.raises(ValueError, match="num_classes"):
         build_model("image", "resnet18", num_classes=0)
-    with pytest.raises(ValueError, match="merge_at"):
+    with pytest.raises(PointError, match=r"points must be distinct, from \('conv1', .*conv2"):
         ROIAttentionNet("resnet18", 3, merge_at=("conv2",))
     with pytest.raises(ValueError, match="kernel_size"):
         ROIAttentionNet("resnet18", 3, kernel_size=2)

@@ -208,8 +208,9 @@ def _plan(experiment: Experiment, methods: Sequence[str] | None) -> list[str]:
     methods = list(experiment.methods if methods is None else methods)
     if not methods or len(set(methods)) != len(methods):
         raise ValueError(f"give one or more distinct method ids, got {methods}")
-    for method in methods:  # fail before any training starts when an id is wrong
-        build_model(method, "resnet18", num_classes=2, **experiment.options_of(method))
+    for method in methods:  # fail before any training starts when an id is wrong for this arch
+        with torch.device("meta"):  # no memory, no weights: only the id and its points are checked
+            build_model(method, experiment.arch, num_classes=2, **experiment.options_of(method))
     return methods
 
 

@@ -4,15 +4,15 @@ over any backbone reached through one small interface (merge points and ``walk``
 from roiattn.models.archs import ARCHS, make_backbone
 from roiattn.models.attention import MERGE_OPS, AttentionBranch, ROIAttentionNet
 from roiattn.models.backbone import (
+    INPUT,
     MERGE_POINTS,
     POINT_ALIASES,
     Backbone,
     MergePoint,
-    canonical_point,
+    PointError,
 )
 from roiattn.models.base import RegionClassifier, check_inputs
 from roiattn.models.baselines import (
-    HARD_POINTS,
     BlurNet,
     CropNet,
     HardAttentionNet,
@@ -39,7 +39,7 @@ __all__ = [
     "BlurNet",
     "CropNet",
     "EfficientNetLite",
-    "HARD_POINTS",
+    "INPUT",
     "HardAttentionNet",
     "ImageOnlyNet",
     "MERGE_OPS",
@@ -56,7 +56,7 @@ __all__ = [
     "SmallResNet",
     "blur_background",
     "build_model",
-    "canonical_point",
+    "PointError",
     "check_inputs",
     "crop_to_mask",
     "make_backbone",

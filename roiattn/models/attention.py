@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from roiattn.masks import RESIZE_MODES, resize_mask
-from roiattn.models.backbone import MERGE_POINTS, canonical_point
 from roiattn.models.base import RegionClassifier, check_inputs
 
 MERGE_OPS: tuple[str, ...] = ("add", "mul")
@@ -49,32 +48,27 @@ class AttentionBranch(nn.Module):
 class ROIAttentionNet(RegionClassifier):
     """A backbone with an attention branch at each point in ``merge_at`` (paper Fig. 3b-3g).
 
-    Points are the backbone's merge points (``conv1``/``stem``, ``layer1`` ... ``layer4``).
+    Points are the backbone's merge points (on the CNNs ``conv1``/``stem``, ``layer1`` ...
+    ``layer4``), or ``"all"`` of them.
     """
 
     def __init__(
         self,
         arch: str = "resnet50",
         num_classes: int = 80,
-        merge_at: Sequence[str] = ("conv1",),
+        merge_at: str | Sequence[str] = ("stem",),
         op: str = "add",
         mask_resize: str = "bilinear",
         kernel_size: int = 3,
         weights: str | None = None,
     ) -> None:
-        merge_at = (merge_at,) if isinstance(merge_at, str) else tuple(merge_at)
-        merge_at = tuple(canonical_point(p) for p in merge_at)
-        unknown = [p for p in merge_at if p not in MERGE_POINTS]
-        if unknown or not merge_at or len(set(merge_at)) != len(merge_at):
-            raise ValueError(
-                f"merge_at must be distinct points from {MERGE_POINTS}, got {merge_at!r}"
-            )
         super().__init__(arch, num_classes, weights)
-        self.merge_at = tuple(p for p in MERGE_POINTS if p in merge_at)  # network order
+        self.merge_at = self.backbone.resolve(merge_at)  # the backbone's names, network order
         self.op = op
         self.mask_resize = mask_resize
         self.kernel_size = kernel_size
-        points = "all" if self.merge_at == MERGE_POINTS else "+".join(self.merge_at)
+        every = self.merge_at == self.backbone.resolve("all")
+        points = "all" if every else "+".join(self.merge_at)
         self.method = f"attn-{op}@{points}"
         channels = self.backbone.channels()
         self.branches = nn.ModuleDict(

@@ -11,10 +11,7 @@ from torchvision.ops import roi_align
 from torchvision.transforms.v2.functional import gaussian_blur
 
 from roiattn.masks import RESIZE_MODES, as_mask_batch, resize_mask
-from roiattn.models.backbone import MERGE_POINTS, canonical_point
 from roiattn.models.base import RegionClassifier, check_inputs
-
-HARD_POINTS: tuple[str, ...] = ("input", *MERGE_POINTS)
 
 
 class ImageOnlyNet(RegionClassifier):
@@ -27,8 +24,8 @@ class ImageOnlyNet(RegionClassifier):
 
 
 class HardAttentionNet(RegionClassifier):
-    """Everything outside the ROI is zeroed at one point (``input``, ``conv1``/``stem``,
-    ``layerK``).
+    """Everything outside the ROI is zeroed at one point: ``input``, or one of the backbone's
+    merge points (on the CNNs ``conv1``/``stem``, ``layerK``).
 
     At ``input`` the images are normalised, so the background becomes the mean colour. Deeper,
     the mask is resized to the feature map with ``mask_resize`` (``max`` by default, so a small
@@ -43,15 +40,12 @@ class HardAttentionNet(RegionClassifier):
         mask_resize: str = "max",
         weights: str | None = None,
     ) -> None:
-        at = canonical_point(at)
-        if at not in HARD_POINTS:
-            raise ValueError(f"unknown hard-attention point {at!r}: choose one of {HARD_POINTS}")
         if mask_resize not in RESIZE_MODES:
             raise ValueError(f"unknown mask_resize {mask_resize!r}: choose one of {RESIZE_MODES}")
         super().__init__(arch, num_classes, weights)
-        self.at = at
+        (self.at,) = self.backbone.resolve(at, with_input=True)
         self.mask_resize = mask_resize
-        self.method = f"hard@{at}"
+        self.method = f"hard@{self.at}"
 
     def classify(self, images: Tensor, masks: Tensor) -> Tensor:
         def keep_roi(x: Tensor) -> Tensor:
@@ -202,4 +196,5 @@ class MaskChannelNet(RegionClassifier):
         def add_mask_channel(x: Tensor) -> Tensor:
             return x + self.mask_conv(masks.to(x.dtype))
 
-        return self.backbone.walk(images, {"conv1": add_mask_channel})
+        stem = self.backbone.merge_points[0].name  # the first conv's output
+        return self.backbone.walk(images, {stem: add_mask_channel})

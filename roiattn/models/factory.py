@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from roiattn.models.attention import MERGE_OPS, ROIAttentionNet
-from roiattn.models.backbone import MERGE_POINTS, POINT_ALIASES, canonical_point
+from roiattn.models.backbone import INPUT, MERGE_POINTS, POINT_ALIASES, PointError
 from roiattn.models.base import RegionClassifier
 from roiattn.models.baselines import (
-    HARD_POINTS,
     BlurNet,
     CropNet,
     HardAttentionNet,
@@ -36,8 +35,8 @@ METHODS: tuple[str, ...] = (
 def _unknown(method: str, why: str) -> ValueError:
     return ValueError(
         f"unknown method {method!r} ({why}): use one of {METHODS}, or 'attn-<op>@<a>+<b>' with "
-        f"op in {MERGE_OPS} and points from {MERGE_POINTS}, or 'hard@<point>' with a point "
-        f"from {HARD_POINTS} (aliases: {POINT_ALIASES})"
+        f"op in {MERGE_OPS} and the backbone's merge points (on the CNNs {MERGE_POINTS}, "
+        f"aliases {POINT_ALIASES}), or 'hard@<point>' with {INPUT!r} or one of those points"
     )
 
 
@@ -99,16 +98,13 @@ def build_model(
         return BlurNet(**common)
     if family == "mask-channel":
         return MaskChannelNet(**common)
-    if family == "hard":
-        point = canonical_point(method.removeprefix("hard@"))
-        if point not in HARD_POINTS:
-            raise _unknown(method, f"no hard-attention point {point!r}")
-        return HardAttentionNet(at=point, **common)
-    op, _, points = method.removeprefix("attn-").partition("@")
-    if op not in MERGE_OPS:
-        raise _unknown(method, f"no merge op {op!r}")
-    merge_at = MERGE_POINTS if points == "all" else tuple(map(canonical_point, points.split("+")))
-    bad = [p for p in merge_at if p not in MERGE_POINTS]
-    if bad or len(set(merge_at)) != len(merge_at):
-        raise _unknown(method, f"merge points must be distinct, from {MERGE_POINTS}")
-    return ROIAttentionNet(merge_at=merge_at, op=op, **common)
+    try:
+        if family == "hard":
+            return HardAttentionNet(at=method.removeprefix("hard@"), **common)
+        op, _, points = method.removeprefix("attn-").partition("@")
+        if op not in MERGE_OPS:
+            raise _unknown(method, f"no merge op {op!r}")
+        merge_at = points if points == "all" else tuple(points.split("+"))
+        return ROIAttentionNet(merge_at=merge_at, op=op, **common)
+    except PointError as error:  # the backbone knows its points: say which id it refused
+        raise _unknown(method, str(error)) from None
