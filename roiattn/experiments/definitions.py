@@ -7,7 +7,7 @@ it from :func:`get`, so the same command gives the same table as the chapter.
 
 - **coco** (chapters 4, 6, 7): COCO regions of ``train2017`` to train and ``val2017`` to test,
   context views, class-balanced draws (the paper's), the paper's size bins. In the quick profile
-  four frequent categories and a small ResNet from random weights; in the full profile all 80
+  four frequent categories and a small ResNet from random weights; in the GPU profiles all 80
   categories and an ImageNet-pretrained ResNet-50 (the paper's setting).
 - **coco-pretrained** (chapters 6, 7): the COCO experiment's data and methods on an
   ImageNet-pretrained EfficientNet-Lite0 (weights from the package, no download), the paper's
