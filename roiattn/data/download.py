@@ -305,16 +305,7 @@ def download_coco_subset(
         read_split_from_archive(archive, split), max_images, categories, balanced, seed, archive
     )
     subset["info"][SUBSET_KEY] = settings
-    image_dir = root / split
-    image_dir.mkdir(parents=True, exist_ok=True)
-    jobs = []
-    for record in subset["images"]:
-        name = str(record["file_name"])
-        if images_base_url is not None:
-            url = f"{images_base_url.rstrip('/')}/{split}/{name}"
-        else:
-            url = record.get("coco_url") or f"{COCO_IMAGES_URL}/{split}/{name}"
-        jobs.append((url, image_dir / name, int(record["width"]), int(record["height"])))
+    jobs = _image_jobs(subset["images"], split, root / split, images_base_url)
     _fetch_images(jobs, f"COCO {split} images", workers, retries, backoff, timeout, progress)
 
     annotation_file.parent.mkdir(parents=True, exist_ok=True)
@@ -339,21 +330,32 @@ def download_listed_images(
     how the book's own image lists (its sample photos, the images its pages were made on)
     download. Run again after an interruption: the images already here are kept."""
     root = Path(root)
-    document = json.loads(Path(annotation_file).read_text())
-    folder = root / split
-    folder.mkdir(parents=True, exist_ok=True)
-    jobs = [
-        (f"{images_base_url.rstrip('/')}/{split}/{r['file_name']}", folder / str(r["file_name"]),
-         int(r["width"]), int(r["height"]))
-        for r in document["images"]
-    ]  # fmt: skip
+    listed = Path(annotation_file).read_bytes()
+    jobs = _image_jobs(json.loads(listed)["images"], split, root / split, images_base_url)
     _fetch_images(jobs, what, 8, 4, 1.0, 30.0, progress)
     target = root / "annotations" / f"instances_{split}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(target.name + ".part")
-    temporary.write_bytes(Path(annotation_file).read_bytes())
+    temporary.write_bytes(listed)
     os.replace(temporary, target)
     return root
+
+
+def _image_jobs(
+    records: Iterable[dict[str, Any]], split: str, folder: Path, images_base_url: str | None
+) -> list[tuple[str, Path, int, int]]:
+    """``(url, dest, width, height)`` of each image record, into ``folder`` (made here): from
+    ``<images_base_url>/<split>/<file>``, or from the record's ``coco_url`` without a base."""
+    folder.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for record in records:
+        name = str(record["file_name"])
+        if images_base_url is not None:
+            url = f"{images_base_url.rstrip('/')}/{split}/{name}"
+        else:
+            url = record.get("coco_url") or f"{COCO_IMAGES_URL}/{split}/{name}"
+        jobs.append((url, folder / name, int(record["width"]), int(record["height"])))
+    return jobs
 
 
 def _check_subset_arguments(split: str, max_images: int | None, workers: int, retries: int) -> None:

@@ -18,6 +18,7 @@ speed as it goes.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from roiattn.benchmarks.timing import interleaved, torch_threads
 from roiattn.data.regions import RegionCache, RegionDataset, collate_regions
 from roiattn.runtime import choose_precision, describe_device, to_device, use_channels_last
 from roiattn.train.steps import make_optimizer, train_step
@@ -96,22 +98,20 @@ def time_method(
         optimizer = make_optimizer(model, settings, device)
         scaler = torch.amp.GradScaler(device.type) if precision.scale_loss else None
         images, masks, labels = to_device(batch, device, nhwc)
-        model.train()
-        for step in range(1 + steps):
-            if step == 1:
-                _wait(device)
-                started = time.perf_counter()
+
+        def step() -> None:
             train_step(model, images, masks, labels, optimizer, scaler, precision,
                        settings.grad_clip)  # fmt: skip
-        _wait(device)
-        step_seconds = (time.perf_counter() - started) / steps
+
+        def forward() -> None:
+            with torch.no_grad(), precision.autocast(device):
+                model(images, masks)
+
+        model.train()
+        step_seconds = statistics.mean(interleaved({"step": step}, steps, 1, device)["step"])
         model.eval()
-        with torch.no_grad(), precision.autocast(device):
-            started = time.perf_counter()
-            model(images, masks)
-            _wait(device)
-        forward_seconds = (time.perf_counter() - started) / len(labels)
-    return step_seconds, forward_seconds
+        forward_seconds = interleaved({"forward": forward}, 1, 0, device)["forward"][0]
+    return step_seconds, forward_seconds / len(labels)
 
 
 def read_seconds(data: RegionDataset, count: int = 8) -> tuple[float, bool]:
@@ -134,17 +134,12 @@ def project(
 ) -> Projection:
     """How long training ``runs`` (``(method, seed)`` pairs) of ``experiment`` will take on
     ``device``, ``jobs`` at a time: each method's first steps timed here (module docstring)."""
-    threads = torch.get_num_threads()
-    if jobs > 1:  # each run of a parallel comparison trains with one thread
-        torch.set_num_threads(1)
-    try:
+    with torch_threads(1 if jobs > 1 else None):  # each run of a parallel comparison: 1 thread
         # read first, so that the steps are timed on regions in memory
         per_region, in_memory = read_seconds(train)
         methods = dict.fromkeys(method for method, _ in runs)
         timed = {method: time_method(experiment, method, train, device) for method in methods}
         where = describe_device(device)
-    finally:
-        torch.set_num_threads(threads)
     steps = run_steps(experiment, train)
     workers = experiment.training.num_workers
     epochs_read = len(train) * experiment.training.epochs * per_region
@@ -161,8 +156,3 @@ def project(
     if isinstance(test, RegionCache) and not in_memory:
         once += per_region * len(test)
     return Projection(len(runs), steps * len(runs), total, once, jobs, where, experiment.profile)
-
-
-def _wait(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
