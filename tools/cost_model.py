@@ -70,6 +70,11 @@ def regions(experiment: experiments.Experiment) -> tuple[int, int]:
     return train, min(available, data.max_test or available)
 
 
+def steps_of(experiment: experiments.Experiment) -> int:
+    """The optimizer steps of one run, as ``fit`` counts them (module docstring)."""
+    return experiment.training.epochs * (regions(experiment)[0] // experiment.training.batch_size)
+
+
 def chapter_seconds(
     profile: profiles.Profile, runs: dict[str, int], download: bool
 ) -> dict[str, float]:
@@ -81,8 +86,7 @@ def chapter_seconds(
         train, test = regions(experiment)
         settings = experiment.training
         step = step_seconds(experiment.arch, experiment.data.image_size, settings.batch_size)
-        steps = settings.epochs * (train // settings.batch_size)
-        parts["training"] += count * steps * step
+        parts["training"] += count * steps_of(experiment) * step
         parts["evaluation"] += count * test * step / settings.batch_size / FORWARD_SPEEDUP
         parts["reading"] += (train + test) * READ_SECONDS
         if download and isinstance(experiment.data, experiments.COCOData):
@@ -101,12 +105,7 @@ def table(profile: profiles.Profile) -> str:
     total = 0.0
     for index, (chapter, runs) in enumerate(CHAPTER_RUNS.items()):
         parts = chapter_seconds(profile, runs, download=index == 0)
-        steps = []
-        for name in runs:
-            experiment = experiments.get(name, profile)
-            train = regions(experiment)[0]
-            settings = experiment.training
-            steps.append(f"{settings.epochs * (train // settings.batch_size):,}")
+        steps = [f"{steps_of(experiments.get(name, profile)):,}" for name in runs]
         minutes = sum(parts.values()) / 60
         total += minutes
         cells = " | ".join(f"{parts[k] / 60:.1f} min" for k in parts)
