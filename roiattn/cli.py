@@ -32,7 +32,6 @@ from roiattn.train.settings import OPTIMIZERS, SCHEDULES
 
 BENCHMARKS = {
     "overhead": "training-step time of attn-add@conv1 against its plain backbone",
-    "data": "COCORegions items/s against bare JPEG decode + resize",
     "train": "training throughput (images/s) of attn-add@conv1 against its backbone",
 }
 
@@ -318,13 +317,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    try:
-        module = importlib.import_module(f"roiattn.benchmarks.{args.which}")
-    except ModuleNotFoundError as error:
-        if error.name == f"roiattn.benchmarks.{args.which}":
-            raise UsageError(f"the {args.which} benchmark is not installed here") from None
-        raise
-    return module.main(args.rest)
+    return importlib.import_module(f"roiattn.benchmarks.{args.which}").main(args.rest)
 
 
 # -- the parser --------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from PIL import Image
 from pycocotools.coco import COCO
 from torch.utils.data import DataLoader
 
-from roiattn.benchmarks import data as bench_data
 from roiattn.data import (
     COCORegions,
     RegionDataset,
@@ -584,29 +583,3 @@ def test_indexing_errors(synthetic_coco):
     with pytest.raises(TypeError):
         dataset["0"]
     assert torch.equal(dataset[-1]["mask"], dataset[len(dataset) - 1]["mask"])
-
-
-def test_the_data_benchmark_prints_its_table(coco_root, capsys):
-    argv = ["--root", str(coco_root), "--items", "4", "--rounds", "1", "--sizes", "32"]
-    assert bench_data.main(argv) == 0
-    out = capsys.readouterr().out
-    assert "bare items/s" in out and "ratio" in out
-    assert out.count("   32 ") == 2  # the context and image rows
-    assert str(coco_root.absolute()) not in out  # the folder as display_path shows it
-
-
-def test_the_data_benchmark_finds_only_the_documented_folders(
-    synthetic_coco, monkeypatch, tmp_path
-):
-    """``$ROIATTN_COCO_ROOT``, else an earlier download under ``$ROIATTN_DATA/coco``, else
-    nothing: never a development folder beside the repository, even where there is one."""
-    monkeypatch.setenv("ROIATTN_COCO_ROOT", str(synthetic_coco))
-    assert bench_data.default_root() == synthetic_coco
-    monkeypatch.setenv("ROIATTN_COCO_ROOT", " ")
-    monkeypatch.setenv("ROIATTN_DATA", str(tmp_path / "data"))
-    assert bench_data.default_root() is None
-    with pytest.raises(SystemExit) as stop:
-        bench_data.main(["--items", "1"])
-    assert stop.value.code == 2
-    shutil.copytree(synthetic_coco / "annotations", tmp_path / "data" / "coco" / "annotations")
-    assert bench_data.default_root() == tmp_path / "data" / "coco"
