@@ -24,6 +24,12 @@ from roiattn.data.images import denormalize
 from roiattn.masks import resize_mask
 
 
+def _class_name(dataset: Any, item: Mapping[str, Any]) -> str:
+    """The name of the item's class, from the dataset's ``classes`` (else the label itself)."""
+    classes = getattr(dataset, "classes", None)
+    return str(item["label"] if classes is None else classes[int(item["label"])])
+
+
 def _pick_items(n_items: int, n: int, indices: Sequence[int] | None, seed: int | None) -> list[int]:
     if indices is not None:
         picked = [int(i) for i in indices]
@@ -67,25 +73,17 @@ def plot_scenes(
     rows = math.ceil(len(picked) / columns)
     figure = plt.figure(figsize=(panel_size * columns, panel_size * rows + (0.4 if title else 0)))
     axes = figure.subplots(rows, columns, squeeze=False)
-    classes = getattr(dataset, "classes", None)
     for ax in axes.flat:
         ax.set_axis_off()
     for ax, index in zip(axes.flat, picked, strict=False):
         item = dataset[index]
         image = item["image"]
         pixels = denormalize(image) if isinstance(image, torch.Tensor) else np.asarray(image)
-        mask = np.asarray(item["mask"], dtype=np.float32).reshape(pixels.shape[:2])
+        mask = _as_plane(item["mask"])
         height, width = mask.shape
         ax.imshow(pixels, extent=(0, width, height, 0), interpolation="nearest")
-        # outline at pixel edges: contour the mask upsampled so single pixels get a square
-        grid = np.kron(mask > 0.5, np.ones((4, 4), dtype=np.float32))
-        ys = (np.arange(grid.shape[0]) + 0.5) / 4
-        xs = (np.arange(grid.shape[1]) + 0.5) / 4
-        ax.contour(xs, ys, grid, levels=[0.5], colors="black", linewidths=2.4)
-        ax.contour(xs, ys, grid, levels=[0.5], colors=outline, linewidths=1.2)
-        label = int(item["label"])
-        name = classes[label] if classes is not None else str(label)
-        ax.set_title(f"{name} ({int(item['area'])} px)", fontsize=9)
+        _outline(ax, mask, outline)
+        ax.set_title(f"{_class_name(dataset, item)} ({int(item['area'])} px)", fontsize=9)
     if title:
         figure.suptitle(title)
     figure.tight_layout()
@@ -100,15 +98,17 @@ COCO_SIZE_GROUPS: tuple[tuple[str, float, float], ...] = tuple(
 )
 
 
-def _as_plane(array: Any) -> np.ndarray:
-    """A 2-D float array from a ``(H, W)``, ``(1, H, W)`` or ``(1, 1, H, W)`` mask or map."""
+def _as_plane(array: Any, shape: str = "(H, W)") -> np.ndarray:
+    """A float array of ``shape`` (one mask or map) from one with leading 1s: a ``(1, H, W)``
+    or ``(1, 1, H, W)`` mask, a ``(1, C, h, w)`` map when ``shape`` is ``"(C, h, w)"``."""
     if isinstance(array, torch.Tensor):
         array = array.detach().cpu().float().numpy()
     array = np.asarray(array, dtype=np.float32)
-    while array.ndim > 2 and array.shape[0] == 1:
+    ndim = shape.count(",") + 1
+    while array.ndim > ndim and array.shape[0] == 1:
         array = array[0]
-    if array.ndim != 2:
-        raise ValueError(f"expected one mask or map shaped (H, W), got shape {array.shape}")
+    if array.ndim != ndim:
+        raise ValueError(f"expected one mask or map shaped {shape}, got shape {array.shape}")
     return array
 
 
@@ -142,15 +142,6 @@ def _outline(
         ax.plot(line[:, 0], line[:, 1], color=color, linewidth=width)
     ax.set_xlim(0, mask.shape[1])
     ax.set_ylim(mask.shape[0], 0)
-
-
-def _size_pair(size: Any) -> tuple[int, int]:
-    if isinstance(size, int | np.integer):
-        return int(size), int(size)
-    size = tuple(int(s) for s in size)
-    if len(size) != 2:
-        raise ValueError(f"a size must be an int or (h, w), got {size!r}")
-    return size
 
 
 def plot_mask_resizing(
@@ -194,8 +185,7 @@ def plot_mask_resizing(
                 ax.set_title(f"mask {height}×{width}", fontsize=9)
         ax.set_ylabel(mode, fontsize=10)
         for column, (name, size) in enumerate(sizes.items(), start=1):
-            h, w = _size_pair(size)
-            small = resize_mask(source, (h, w), mode)[0, 0].numpy()
+            small = resize_mask(source, size, mode)[0, 0].numpy()
             ax = axes[row, column]
             ax.imshow(small, extent=extent, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             _outline(ax, plane, "tab:orange", width=0.8, lines=outline)
@@ -211,10 +201,9 @@ def plot_mask_resizing(
                 bbox={"facecolor": "tab:red" if peak == 0 else "black", "alpha": 0.7, "pad": 1},
             )
             if row == 0:
-                ax.set_title(f"{name} {h}×{w}", fontsize=9)
+                ax.set_title(f"{name} {small.shape[0]}×{small.shape[1]}", fontsize=9)
     for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set(xticks=[], yticks=[])
         if zoom is not None:
             x0, y0, x1, y1 = zoom
             ax.set_xlim(x0, x1)
@@ -392,8 +381,7 @@ def plot_channel_maps(
             label if scale == "panel" else f"{label}\n±{row_range:.2g}", fontsize=8
         )
     for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set(xticks=[], yticks=[])
     figure.tight_layout()
     if scale == "figure":
         figure.colorbar(shown_image, ax=list(axes[:, lead:].flat), shrink=0.8)
@@ -402,13 +390,7 @@ def plot_channel_maps(
 
 def _channel_stack(label: str, value: Any, channels: Sequence[int]) -> np.ndarray:
     """A map as float ``(C, h, w)``, with its channel indices checked."""
-    if isinstance(value, torch.Tensor):
-        value = value.detach().cpu().float().numpy()
-    value = np.asarray(value, dtype=np.float32)
-    if value.ndim == 4 and value.shape[0] == 1:
-        value = value[0]
-    if value.ndim != 3:
-        raise ValueError(f"rows[{label!r}] must be shaped (C, h, w), got {value.shape}")
+    value = _as_plane(value, "(C, h, w)")
     bad = [c for c in channels if not -value.shape[0] <= c < value.shape[0]]
     if bad:
         raise ValueError(f"channels {bad} out of range for rows[{label!r}] ({value.shape[0]})")
@@ -430,17 +412,12 @@ def plot_weight_growth(
     axes = figure.subplots(1, panels, squeeze=False)[0]
     for name, values in history.items():
         axes[0].plot(np.arange(len(values)), values, label=name)
-    axes[0].set_xlabel("step")
-    axes[0].set_ylabel(ylabel)
-    axes[0].legend(fontsize=8)
-    axes[0].grid(alpha=0.3)
-    if losses:
-        for name, values in losses.items():
-            axes[1].plot(np.arange(1, len(values) + 1), values, label=name, alpha=0.8)
-        axes[1].set_xlabel("step")
-        axes[1].set_ylabel("training loss")
-        axes[1].legend(fontsize=8)
-        axes[1].grid(alpha=0.3)
+    for name, values in (losses or {}).items():
+        axes[1].plot(np.arange(1, len(values) + 1), values, label=name, alpha=0.8)
+    for ax, label in zip(axes, (ylabel, "training loss"), strict=False):
+        ax.set(xlabel="step", ylabel=label)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
     if title:
         figure.suptitle(title, fontsize=10)
     figure.tight_layout()
@@ -549,23 +526,17 @@ def plot_views(views: Mapping[str, Any], indices: Sequence[int], panel_size: flo
     lengths = {name: len(data) for name, data in views.items()}
     if len(set(lengths.values())) != 1:
         raise ValueError(f"the views must hold the same items, got lengths {lengths}")
-    names = list(views)
-    figure = plt.figure(figsize=(panel_size * len(indices), panel_size * len(names) + 0.3))
-    axes = figure.subplots(len(names), len(indices), squeeze=False)
-    for row, name in enumerate(names):
-        data = views[name]
-        classes = getattr(data, "classes", None)
+    figure = plt.figure(figsize=(panel_size * len(indices), panel_size * len(views) + 0.3))
+    axes = figure.subplots(len(views), len(indices), squeeze=False)
+    for row, (name, data) in enumerate(views.items()):
         for column, index in enumerate(indices):
             item = data[int(index)]
             ax = axes[row, column]
             ax.imshow(denormalize(item["image"]), interpolation="nearest")
             _outline(ax, _as_plane(item["mask"]), "white")
-            ax.set_xticks([])
-            ax.set_yticks([])
+            ax.set(xticks=[], yticks=[])
             if row == 0:
-                label = int(item["label"])
-                label = classes[label] if classes is not None else str(label)
-                ax.set_title(f"{label}, {int(item['area'])} px", fontsize=9)
+                ax.set_title(f"{_class_name(data, item)}, {int(item['area'])} px", fontsize=9)
             if column == 0:
                 ax.set_ylabel(name, fontsize=9)
     figure.tight_layout()
@@ -761,7 +732,6 @@ def plot_method_inputs(
         "hard@input": images * (masks > 0).to(images.dtype),
         "crop": crop_to_mask(images, masks, margin),
     }
-    classes = getattr(dataset, "classes", None)
     figure = plt.figure(figsize=(panel_size * len(items), panel_size * len(rows) + 0.2))
     axes = figure.subplots(len(rows), len(items), squeeze=False)
     for row, (name, pixels) in enumerate(rows.items()):
@@ -770,10 +740,8 @@ def plot_method_inputs(
             ax.imshow(denormalize(pixels[column]), interpolation="nearest")
             if row == 0:
                 _outline(ax, _as_plane(item["mask"]), "red", width=2.0)
-                label = int(item["label"])
-                ax.set_title(classes[label] if classes is not None else str(label), fontsize=9)
-            ax.set_xticks([])
-            ax.set_yticks([])
+                ax.set_title(_class_name(dataset, item), fontsize=9)
+            ax.set(xticks=[], yticks=[])
             if column == 0:
                 ax.set_ylabel(name, fontsize=8)
     figure.tight_layout()
@@ -820,8 +788,7 @@ def plot_region_attention(
             f"{point} {value.shape[0]}×{value.shape[1]}\nmax {value.max():.2g}", fontsize=8
         )
     for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.set(xticks=[], yticks=[])
     if maps_title and maps:
         figure.text(
             (2 + len(maps) / 2) / columns, 0.01, maps_title, ha="center", va="bottom", fontsize=8
