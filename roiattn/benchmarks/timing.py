@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,7 +52,3 @@ def interleaved(
             _sync(device)
             times[name].append(time.perf_counter() - start)
     return times
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)

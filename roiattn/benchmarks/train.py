@@ -11,14 +11,13 @@ drift of the machine falls on both alike. Prints images/s of each and their rati
 from __future__ import annotations
 
 import argparse
-import json
 import platform
-from pathlib import Path
+from statistics import median
 
 import torch
 
 from roiattn import experiments, profiles
-from roiattn.benchmarks.timing import interleaved, median, torch_threads
+from roiattn.benchmarks.timing import interleaved, torch_threads
 from roiattn.models import build_model
 from roiattn.models.archs import make_backbone
 from roiattn.runtime import choose_precision, describe_device, resolve_device, use_channels_last
@@ -70,7 +69,6 @@ def main(
     parser.add_argument(
         "--threads", type=_positive, help="CPU threads for torch (default: its own)"
     )
-    parser.add_argument("--json", type=Path, help="also save the figures as JSON here")
     args = parser.parse_args(argv)
     with torch_threads(args.threads):
         return _measure(args, parser)
@@ -154,19 +152,4 @@ def _measure(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         f"throughput ratio {args.method} / {args.baseline}: {ratio:.3f} "
         f"({(1 / ratio - 1) * 100:+.1f}% time per step)"
     )
-    if args.json:
-        figures = {
-            "device": describe_device(device),
-            "arch": arch,
-            "batch": batch,
-            "size": size,
-            "precision": str(precision),
-            "channels_last": nhwc,
-            "steps": args.steps,
-            "images_per_second": speed,
-            "ratio": ratio,
-            "torch": torch.__version__,
-        }
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=1))
     return 0
