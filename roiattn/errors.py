@@ -14,14 +14,6 @@ wrong and what to do about it.
 
 from __future__ import annotations
 
-__all__ = [
-    "CheckpointError",
-    "DataFileError",
-    "DownloadError",
-    "UsageError",
-    "WeightsUnavailableError",
-]
-
 
 class DataFileError(ValueError):
     """A data file (image, annotation file, label map) that cannot be read; the message names

@@ -29,22 +29,6 @@ from roiattn.evaluate import Report
 from roiattn.models import ROIAttentionNet, mask_boxes
 from roiattn.predict import predict
 
-__all__ = [
-    "Predictions",
-    "RegionExplorer",
-    "SizeBinExplorer",
-    "attention_effects",
-    "bin_accuracies",
-    "bin_items",
-    "box_mask",
-    "figure_bytes",
-    "mask_box",
-    "predictions_html",
-    "region_explorer",
-    "size_bin_explorer",
-    "top_predictions",
-]
-
 Predictions = dict[str, list[tuple[str, float]]]  # method -> [(class, probability)], best first
 
 ALL = "all"  # the size-bin slider's last stop: every test instance
