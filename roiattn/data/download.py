@@ -277,7 +277,6 @@ def download_coco_subset(
     """
     _check_subset_arguments(split, max_images, workers, retries)
     root = Path(root)
-    annotation_file = root / "annotations" / f"instances_{split}.json"
     settings = {
         "split": split,
         "max_images": max_images,
@@ -308,11 +307,7 @@ def download_coco_subset(
     jobs = _image_jobs(subset["images"], split, root / split, images_base_url)
     _fetch_images(jobs, f"COCO {split} images", workers, retries, backoff, timeout, progress)
 
-    annotation_file.parent.mkdir(parents=True, exist_ok=True)
-    temporary = annotation_file.with_name(annotation_file.name + ".part")
-    with open(temporary, "w") as file:
-        json.dump(subset, file)
-    os.replace(temporary, annotation_file)
+    _write_whole(root / "annotations" / f"instances_{split}.json", json.dumps(subset).encode())
     return root
 
 
@@ -333,12 +328,16 @@ def download_listed_images(
     listed = Path(annotation_file).read_bytes()
     jobs = _image_jobs(json.loads(listed)["images"], split, root / split, images_base_url)
     _fetch_images(jobs, what, 8, 4, 1.0, 30.0, progress)
-    target = root / "annotations" / f"instances_{split}.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(target.name + ".part")
-    temporary.write_bytes(listed)
-    os.replace(temporary, target)
+    _write_whole(root / "annotations" / f"instances_{split}.json", listed)
     return root
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write ``path`` through a ``.part`` file, so that a file under its name is complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".part")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
 
 
 def _image_jobs(

@@ -30,12 +30,10 @@ def display_path(path: str | os.PathLike) -> str:
     coco_root = os.environ.get(COCO_ROOT_ENV, "").strip()
     if coco_root:
         anchors.append((Path(coco_root).expanduser().absolute(), f"${COCO_ROOT_ENV}"))
-    data_set = bool(os.environ.get(DATA_ENV, "").strip())
-    anchors.append((default_data_dir().absolute(), f"${DATA_ENV}" if data_set else None))
+    if os.environ.get(DATA_ENV, "").strip():
+        anchors.append((default_data_dir().absolute(), f"${DATA_ENV}"))
     anchors.append((Path.home().absolute(), "~"))
     for anchor, name in anchors:
-        if name is None:
-            continue
         try:
             relative = path.relative_to(anchor)
         except ValueError:

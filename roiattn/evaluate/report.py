@@ -8,6 +8,7 @@ later, and ``to_dict`` / ``from_dict`` round-trip exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -230,13 +231,9 @@ class Report:
                     **self.schemes[name].to_dict(),
                     "rows": [
                         {
-                            "label": row.label,
-                            "low": row.low,
-                            "high": row.high,
-                            "count": row.count,
+                            **dataclasses.asdict(row),  # its fields in order, NaN as null
                             "accuracy": _nan_to_none(row.accuracy),
                             "mean_class_accuracy": _nan_to_none(row.mean_class_accuracy),
-                            "classes_present": row.classes_present,
                         }
                         for row in self.by_size(name)
                     ],
