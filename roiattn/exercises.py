@@ -308,6 +308,17 @@ def expected_speck_fates(world: Any, cells: int) -> tuple[float, float]:
     return erased.float().mean().item(), float(shared.mean())
 
 
+def expected_patch_counts(world: Any, patch: int) -> tuple[float, float]:
+    """For the specks of a ContextShapes ``world`` cut into ``patch``-pixel patches: the mean
+    number of patches a speck's mask touches, and the share that touch exactly one."""
+    from roiattn.masks import resize_mask
+
+    cells = world.image_size // patch
+    masks = [torch.from_numpy(world.object_mask(int(i))) for i in np.flatnonzero(world.small)]
+    counts = (resize_mask(torch.stack(masks).float(), cells, "max") > 0).flatten(1).sum(1)
+    return counts.float().mean().item(), (counts == 1).float().mean().item()
+
+
 def expected_spreads(comparison: Any) -> dict[str, tuple[float, float]]:
     """``{method: (lowest, highest)}`` mean-class accuracy over the seeds of every method
     trained with several."""

@@ -44,7 +44,8 @@ def test_a_chapter_opens_with_what_the_reader_will_learn(notebook):
 
 
 # the chapters that train, and so offer to keep their runs on Google Drive
-TRAINING = ("04_training_coco", "05_context_shapes", "06_soft_vs_hard", "07_why_attention_loses")
+TRAINING = ("04_training_coco", "05_context_shapes", "06_soft_vs_hard", "07_why_attention_loses",
+            "09_vision_transformer")  # fmt: skip
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)

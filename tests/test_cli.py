@@ -274,3 +274,19 @@ def test_a_missing_file_from_the_shell_gives_no_traceback(tmp_path):
         f"python -m roiattn predict: error: no checkpoint at {tmp_path / 'none.pt'}: give the "
         "file a training run wrote (its --out folder holds last.pt)"
     ]
+
+
+def test_compare_runs_the_transformer_experiment_of_chapter_9(tmp_path, capsys):
+    argv = ["compare", "mask-attn", "drop-tokens", "--experiment", "shapes-vit", "--profile",
+            "quick", "--train-scenes", "3", "--test-scenes", "2", "--epochs", "1", "--batch-size",
+            "4", "--no-progress", "--results", tmp_path, "--max-steps", "1"]  # fmt: skip
+    assert run(argv) == 0
+    text = capsys.readouterr().out
+    assert "| mask-attn | 1 |" in text and "| drop-tokens | 1 |" in text
+    (path,) = tmp_path.glob("*.json")
+    saved = json.loads(path.read_text())
+    assert path.name.startswith("shapes-vit-quick-")
+    assert saved["provenance"]["experiment"]["arch"] == "vit4_w96_p8"
+    # a method that needs tokens, on the CNN experiment: refused with the reason
+    assert run(["compare", "mask-attn", *SMALL, "--results", tmp_path]) == 2
+    assert "restricts a transformer's attention" in capsys.readouterr().err

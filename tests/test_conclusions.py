@@ -74,7 +74,7 @@ def findings(page: Path) -> str:
     """The statement of what the book finds, as a page gives it (whitespace folded)."""
     text = page.read_text().split("## What the book finds", 1)[1]
     start = text.index("In a world built so that context decides")
-    end = text.index("(chapters 6 and 7).", start) + len("(chapters 6 and 7).")
+    end = text.index("(chapter 9).", start) + len("(chapter 9).")
     return " ".join(text[start:end].split())
 
 

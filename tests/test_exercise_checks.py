@@ -251,6 +251,27 @@ MISTAKES: dict[tuple[str, int], list] = {
             "bin_explorer.slider.value = _slider_was",
         ),
     ],
+    # -- chapter 9
+    ("09_vision_transformer", 1): [
+        "mean_patches, one_patch = one_patch, mean_patches",
+        'mean_patches = float((resize_mask(masks, grid, "bilinear") > 0).flatten(1).sum(1)'
+        ".float().mean())",
+        "mean_patches = mean_patches + 1  # the class token counted as well",
+        "one_patch = 1 - one_patch",
+    ],
+    ("09_vision_transformer", 2): [
+        "drop_rule = attention_rule(inside[None], everyone=False)[0]  # mask-attn's rule",
+        "drop_rule = drop_rule & ~torch.eye(1 + T, dtype=torch.bool)  # no token reads itself",
+        "drop_rule = drop_rule.T  # rows and columns swapped",
+        "drop_rule = drop_rule.clone()\ndrop_rule[:, 0] = False  # the class token unreadable",
+    ],
+    ("09_vision_transformer", 3): [
+        "fair = comparison",
+        "fair = __import__('copy').deepcopy(fair)\n"
+        'fair.provenance["experiment"]["model_options"] = {}',
+        "fair = __import__('copy').deepcopy(fair)\n"
+        'fair.provenance["experiment"]["training"]["epochs"] += 1',
+    ],
 }
 
 

@@ -21,6 +21,7 @@ minutes on two CPU cores when it trains; marked ``slow``.
 """
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -128,8 +129,6 @@ def test_the_verdicts_agree_with_the_paper_where_the_world_forces_the_findings(c
 def test_on_large_bodies_hard_attention_is_slightly_ahead_as_the_book_says(comparison):
     """What the book finds (book/intro.md, README.md, book/teachers.md) says of chapter 5's
     large bodies: hard attention ahead of the paper's map, by less than the ±5-point margin."""
-    from pathlib import Path
-
     intro = " ".join((Path(__file__).parents[1] / "book" / "intro.md").read_text().split())
     said = "hard attention is slightly ahead of it, by less than the book's ±5-point margin"
     assert said in intro
@@ -137,3 +136,33 @@ def test_on_large_bodies_hard_attention_is_slightly_ahead_as_the_book_says(compa
     gaps = {gap.label: gap for gap in gaps}
     large = gaps["large"]
     assert large.sign < 0 and large.within(0.05), str(large)
+
+
+@pytest.fixture(scope="module")
+def transformer():
+    """Chapter 9's comparison and its fresh draw of the world (the chapter's own
+    ``experiment.replace(train_seed=... + 100, test_seed=... + 100)``), loaded from the runs the
+    book build saved, or trained here."""
+    experiment = experiments.shapes_vit("quick")
+    data = experiment.data
+    fresh = experiment.replace(train_seed=data.train_seed + 100, test_seed=data.test_seed + 100)
+    methods = ["hard@input", "attn-add@stem", "mask-channel", "mask-attn"]
+    return experiment.run(methods, progress=False), fresh.run(methods, progress=False)
+
+
+@pytest.mark.slow
+def test_in_a_transformer_the_first_layer_prompt_and_masked_attention_beat_hard_attention(
+    transformer,
+):
+    """What the book finds says of chapter 9: the mask channel and attention restricted to the
+    region beat hard attention on specks, on both draws of the world, and the paper's branch
+    resized bilinearly to the patches stays behind both by more than the margin."""
+    intro = " ".join((Path(__file__).parents[1] / "book" / "intro.md").read_text().split())
+    assert "both beat hard attention on small regions, on a fresh draw of the world too" in intro
+    assert "stays behind both by more than the book's margin (chapter 9)" in intro
+    for comparison in transformer:
+        for method in ("mask-channel", "mask-attn"):
+            specks = comparison.gaps(method, "hard@input", metric="mean_class")[0]
+            assert specks.label == "small" and specks.sign > 0, (method, str(specks))
+            behind = comparison.gaps("attn-add@stem", method, metric="mean_class")[0]
+            assert behind.high < -0.05, (method, str(behind))

@@ -26,6 +26,17 @@ NO_OP_METHODS = [
     "mask-channel",
 ]
 ARCHS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet10_w32", "efficientnet_lite0"]
+VIT = "vit4_w96_p8"
+
+
+def no_op_methods(arch: str) -> list[str]:
+    """Every branch method on ``arch``'s own merge points: each alone, all, two together."""
+    if arch != VIT:
+        return NO_OP_METHODS
+    points = [p.name for p in make_backbone(arch, 5).merge_points]
+    alone = [f"attn-{op}@{point}" for op in ("add", "mul") for point in (*points, "all")]
+    return [*alone, f"attn-add@{points[0]}+{points[2]}", f"attn-mul@{points[1]}+{points[-1]}",
+            "mask-channel"]  # fmt: skip
 
 
 def batch(size: int = 32, n: int = 2, seed: int = 0):
@@ -37,10 +48,10 @@ def batch(size: int = 32, n: int = 2, seed: int = 0):
     return images, masks
 
 
-@pytest.mark.parametrize("arch", ARCHS)
+@pytest.mark.parametrize("arch", [*ARCHS, VIT])
 def test_every_side_branch_starts_as_an_exact_no_op(arch):
     images, masks = batch()
-    for method in NO_OP_METHODS:
+    for method in no_op_methods(arch):
         model = build_model(method, arch, num_classes=5)
         for train in (True, False):
             model.train(train)

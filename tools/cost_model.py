@@ -35,7 +35,9 @@ from roiattn import experiments, profiles
 # about 1,190 images/s for ResNet-50 *inference* with mixed precision; training is about a
 # third of that. EfficientNet-Lite0 does a tenth of ResNet-50's arithmetic but depthwise
 # convolutions use a GPU poorly: assumed twice as fast.
-T4_TRAIN_224 = {"resnet50": 250.0, "efficientnet_lite0": 500.0}
+# Chapter 9's 0.3 M-parameter transformer does a few percent of ResNet-50's arithmetic: assumed
+# eight times as fast, which puts its steps at the floor at the book's image sizes.
+T4_TRAIN_224 = {"resnet50": 250.0, "efficientnet_lite0": 500.0, "vit4_w96_p8": 2000.0}
 STEP_FLOOR_SECONDS = 0.03  # a ResNet-50 step's kernel launches, whatever the image size
 FORWARD_SPEEDUP = 3.0
 READ_SECONDS = 0.003  # one region, decoded and cut: 2.6-3.4 ms on one core here, 48-160 px
@@ -46,12 +48,16 @@ IMAGE_MB, ANNOTATIONS_MB, DOWNLOAD_MB_PER_SECOND = 0.16, 241.0, 20.0
 # chapters 4 to 8 in order saved on 2026-12-04 (the colab profile has the same seeds, so the same
 # runs; chapter 7 reuses chapter 6's base runs and, in the quick profile only, loads its nine
 # pretrained runs from the package); chapter 4 trains outside compare (its own loop, fit, a
-# killed and resumed run, two exercises).
+# killed and resumed run, two exercises). Chapter 9 counts runs at its experiment's steps: 13 of
+# the transformer's (seven methods, five again on fresh scenes, one exercise), two at half and two
+# at twice the steps (five in all), and of chapter 5's CNN one at half and one at twice its
+# steps (its others are chapter 5's, loaded): 18 and 3 (2.5 rounded up).
 CHAPTER_RUNS: dict[str, dict[str, int]] = {
     "4 Training on a COCO subset": {"coco": 5},
     "5 Context matters": {"shapes": 15},
     "6 Soft versus hard attention": {"coco": 23},
     "7 When does soft attention win?": {"coco": 20, "coco-pretrained": 9},
+    "9 The region prompt in a vision transformer": {"shapes-vit": 18, "shapes": 3},
 }
 
 
@@ -111,7 +117,7 @@ def table(profile: profiles.Profile) -> str:
         cells = " | ".join(f"{parts[k] / 60:.1f} min" for k in parts)
         lines.append(f"| {chapter} | {sum(runs.values())} | {' / '.join(steps)} | {cells} | "
                      f"**{minutes:.0f} min** |")  # fmt: skip
-    lines.append(f"| all four | | | | | | | **{total:.0f} min** |")
+    lines.append(f"| all {len(CHAPTER_RUNS)} | | | | | | | **{total:.0f} min** |")
     return "\n".join(lines)
 
 

@@ -60,7 +60,9 @@ def main(
         default="image",
         help=f"what to compare it with: a method id, or {PLAIN!r} for the bare backbone",
     )
-    parser.add_argument("--arch", help="torchvision ResNet (default: the profile's)")
+    parser.add_argument(
+        "--arch", help="backbone, any of roiattn.models.ARCHS (default: the profile's)"
+    )
     parser.add_argument("--batch", type=_positive, help="batch size (default: the profile's)")
     parser.add_argument("--size", type=_positive, help="image side (default: the profile's)")
     parser.add_argument("--steps", type=_positive, default=20, help="timed steps per model")

@@ -1,5 +1,5 @@
 """The book's experiments, each defined once (:func:`get`: ``coco``, ``coco-pretrained``,
-``shapes``; :func:`shapes_curve` for chapter 7's learning curve), how a
+``shapes``, ``shapes-vit``; :func:`shapes_curve` for chapter 7's learning curve), how a
 comparison of methods runs (:func:`compare`), its results (:class:`Comparison`), the paper's
 findings checked on them, the time a comparison will take (:func:`project`), and the reference
 results shipped with the package."""
@@ -11,6 +11,7 @@ from roiattn.experiments.definitions import (
     CURVE_SCENES,
     FINDING_METHODS,
     SHAPES_METHODS,
+    VIT_METHODS,
     COCOData,
     Experiment,
     Regions,
@@ -21,6 +22,7 @@ from roiattn.experiments.definitions import (
     results_dir,
     shapes,
     shapes_curve,
+    shapes_vit,
 )
 from roiattn.experiments.findings import (
     FINDINGS,
@@ -52,6 +54,7 @@ __all__ = [
     "Run",
     "SHAPES_METHODS",
     "ShapesData",
+    "VIT_METHODS",
     "Verdict",
     "check_findings",
     "coco",
@@ -66,6 +69,7 @@ __all__ = [
     "results_dir",
     "shapes",
     "shapes_curve",
+    "shapes_vit",
     "significant_gaps",
     "train_and_evaluate",
     "verdict",

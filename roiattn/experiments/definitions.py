@@ -15,6 +15,8 @@ it from :func:`get`, so the same command gives the same table as the chapter.
   weights.
 - **shapes** (chapter 5): ContextShapes, the synthetic world in which context decides the class
   of small regions; plain shuffling, the world's own size bins (specks and bodies).
+- **shapes-vit** (chapter 9): the same scenes, steps and seed over a small vision transformer
+  from random weights, with the region prompts a transformer allows.
 
 :meth:`Experiment.replace` makes a variant (more epochs, another branch learning rate, fewer
 training regions, ``mask_resize="max"``), which is saved under a name of its own.
@@ -73,6 +75,20 @@ SHAPES_METHODS: tuple[str, ...] = (
     "attn-add@all",
     "mask-channel",
 )
+
+# What chapter 9 compares over the small vision transformer: no mask, the crop, hard attention on
+# the pixels, the paper's branch on the patch embedding, the mask as a channel of the patch
+# embedding (Alpha-CLIP's prompt), and attention restricted to the region's tokens, two ways.
+VIT_METHODS: tuple[str, ...] = (
+    "image",
+    "crop",
+    "hard@input",
+    "attn-add@stem",
+    "mask-channel",
+    "mask-attn",
+    "drop-tokens",
+)
+VIT_ARCH = "vit4_w96_p8"
 
 
 class Regions(NamedTuple):
@@ -384,6 +400,21 @@ def shapes(profile: profiles.Profile | str | None = None) -> Experiment:
     )
 
 
+def shapes_vit(profile: profiles.Profile | str | None = None) -> Experiment:
+    """Chapter 5's ContextShapes experiment in ``profile`` (the same scenes, epochs, batches and
+    seed) over :data:`VIT_ARCH` from random weights, comparing :data:`VIT_METHODS`; the learning
+    rate is the one the quick profile trains its CNN from random weights with."""
+    base = shapes(profile)
+    return dataclasses.replace(
+        base,
+        name="shapes-vit",
+        arch=VIT_ARCH,
+        weights=None,
+        training=base.training.replace(lr=profiles.PROFILES["quick"].shapes_lr),
+        methods=VIT_METHODS,
+    )
+
+
 # The data regime (chapter 7): ContextShapes training scenes from about a hundred to several
 # thousand, each at the experiment's epochs and, below the largest, again at about the largest
 # point's number of optimiser steps, so that more scenes and more steps can be told apart.
@@ -410,12 +441,17 @@ def shapes_curve(profile: profiles.Profile | str | None = None) -> dict[str, Exp
     return curve
 
 
-EXPERIMENTS = {"coco": coco, "coco-pretrained": coco_pretrained, "shapes": shapes}
+EXPERIMENTS = {
+    "coco": coco,
+    "coco-pretrained": coco_pretrained,
+    "shapes": shapes,
+    "shapes-vit": shapes_vit,
+}
 
 
 def get(name: str, profile: profiles.Profile | str | None = None) -> Experiment:
-    """The experiment ``name`` (``coco``, ``coco-pretrained`` or ``shapes``) of ``profile``
-    (default: the active one)."""
+    """The experiment ``name`` (``coco``, ``coco-pretrained``, ``shapes``, ``shapes-vit``) of
+    ``profile`` (default: the active one)."""
     if name not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}: choose one of {sorted(EXPERIMENTS)}")
     return EXPERIMENTS[name](profile)

@@ -1,12 +1,14 @@
-"""Every backbone by name: torchvision's ResNets, the small CPU ResNet, EfficientNet-Lite0."""
+"""Every backbone by name: torchvision's ResNets, the small CPU ResNet, EfficientNet-Lite0 and the
+small vision transformer."""
 
 from __future__ import annotations
 
 from roiattn.models.backbone import Backbone
 from roiattn.models.efficientnet_lite import make_efficientnet_lite
 from roiattn.models.resnet import RESNET_ARCHS, make_resnet
+from roiattn.models.vit import VIT_ARCHS, make_vit
 
-ARCHS: tuple[str, ...] = (*RESNET_ARCHS, "efficientnet_lite0")
+ARCHS: tuple[str, ...] = (*RESNET_ARCHS, "efficientnet_lite0", *VIT_ARCHS)
 
 
 def make_backbone(arch: str, num_classes: int = 80, weights: str | None = None) -> Backbone:
@@ -20,6 +22,8 @@ def make_backbone(arch: str, num_classes: int = 80, weights: str | None = None) 
         raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
     if arch == "efficientnet_lite0":
         return make_efficientnet_lite(num_classes, weights)
+    if arch in VIT_ARCHS:
+        return make_vit(arch, num_classes, weights)
     if arch not in RESNET_ARCHS:
         raise ValueError(f"unknown arch {arch!r}: choose one of {ARCHS}")
     return make_resnet(arch, num_classes, weights)

@@ -14,6 +14,7 @@ from roiattn.models.baselines import (
     ImageOnlyNet,
     MaskChannelNet,
 )
+from roiattn.models.token_masks import TOKEN_METHODS, TokenMaskNet
 
 METHODS: tuple[str, ...] = (
     "image",
@@ -36,7 +37,8 @@ def _unknown(method: str, why: str) -> ValueError:
     return ValueError(
         f"unknown method {method!r} ({why}): use one of {METHODS}, or 'attn-<op>@<a>+<b>' with "
         f"op in {MERGE_OPS} and the backbone's merge points (on the CNNs {MERGE_POINTS}, "
-        f"aliases {POINT_ALIASES}), or 'hard@<point>' with {INPUT!r} or one of those points"
+        f"aliases {POINT_ALIASES}), or 'hard@<point>' with {INPUT!r} or one of those points; "
+        f"on a transformer also {TOKEN_METHODS}"
     )
 
 
@@ -44,6 +46,8 @@ def _unknown(method: str, why: str) -> ValueError:
 OPTIONS: dict[str, tuple[str, ...]] = {
     "image": (),
     "mask-channel": (),
+    "mask-attn": (),
+    "drop-tokens": (),
     "crop": ("margin",),
     "blur@input": ("sigma",),
     "hard": ("mask_resize",),
@@ -57,7 +61,7 @@ def method_options(method: str) -> tuple[str, ...]:
 
 
 def _family(method: str) -> str:
-    if method in ("image", "crop", "blur@input", "mask-channel"):
+    if method in ("image", "crop", "blur@input", "mask-channel", *TOKEN_METHODS):
         return method
     if method.startswith("hard@"):
         return "hard"
@@ -98,6 +102,8 @@ def build_model(
         return BlurNet(**common)
     if family == "mask-channel":
         return MaskChannelNet(**common)
+    if family in TOKEN_METHODS:
+        return TokenMaskNet(drop=family == "drop-tokens", **common)
     try:
         if family == "hard":
             return HardAttentionNet(at=method.removeprefix("hard@"), **common)
