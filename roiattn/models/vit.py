@@ -74,8 +74,11 @@ class ViTBackbone(VisionTransformer, Backbone):
         n = x.shape[0]
         tokens = torch.cat([self.class_token.expand(n, -1, -1), _tokens(x)], dim=1)
         x = self.encoder.dropout(tokens + self.positions(rows, columns))
+        blocked = None  # the attention mask MultiheadAttention takes: one per batch item and head
+        if attend is not None:
+            blocked = (~attend).repeat_interleave(self.encoder.layers[0].num_heads, dim=0)
         for k, block in enumerate(self.encoder.layers, start=1):
-            x = _block(block, x, attend)
+            x = _block(block, x, blocked)
             if f"block{k}" in at:
                 grid = at[f"block{k}"](x[:, 1:].transpose(1, 2).reshape(n, -1, rows, columns))
                 x = torch.cat([x[:, :1], _tokens(grid)], dim=1)
@@ -101,11 +104,10 @@ def _tokens(grid: Tensor) -> Tensor:
     return grid.flatten(2).transpose(1, 2)
 
 
-def _block(block: EncoderBlock, x: Tensor, attend: Tensor | None) -> Tensor:
-    """torchvision's ``EncoderBlock.forward``, with attention restricted by ``attend``."""
-    if attend is None:
+def _block(block: EncoderBlock, x: Tensor, blocked: Tensor | None) -> Tensor:
+    """torchvision's ``EncoderBlock.forward``, with the attention ``blocked`` where True."""
+    if blocked is None:
         return block(x)
-    blocked = (~attend).repeat_interleave(block.num_heads, dim=0)  # one per batch item and head
     y = block.ln_1(x)
     y, _ = block.self_attention(y, y, y, attn_mask=blocked, need_weights=False)
     x = x + block.dropout(y)
