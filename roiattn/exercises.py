@@ -299,7 +299,7 @@ def expected_speck_fates(world: Any, cells: int) -> tuple[float, float]:
     from roiattn.masks import resize_mask
 
     specks = np.flatnonzero(world.small)
-    masks = torch.stack([torch.from_numpy(world.object_mask(int(i))) for i in specks]).float()
+    masks = _speck_masks(world)
     same_scene = world.scene_of[specks][:, None] == world.scene_of[specks][None, :]
     np.fill_diagonal(same_scene, False)
     erased = resize_mask(masks, cells, "bilinear").flatten(1).amax(1) == 0
@@ -311,12 +311,17 @@ def expected_speck_fates(world: Any, cells: int) -> tuple[float, float]:
 def expected_patch_counts(world: Any, patch: int) -> tuple[float, float]:
     """For the specks of a ContextShapes ``world`` cut into ``patch``-pixel patches: the mean
     number of patches a speck's mask touches, and the share that touch exactly one."""
-    from roiattn.masks import resize_mask
+    from roiattn.models.token_masks import region_tokens
 
     cells = world.image_size // patch
-    masks = [torch.from_numpy(world.object_mask(int(i))) for i in np.flatnonzero(world.small)]
-    counts = (resize_mask(torch.stack(masks).float(), cells, "max") > 0).flatten(1).sum(1)
+    counts = region_tokens(_speck_masks(world), (cells, cells)).sum(1)
     return counts.float().mean().item(), (counts == 1).float().mean().item()
+
+
+def _speck_masks(world: Any) -> torch.Tensor:
+    """The masks of a ContextShapes ``world``'s specks, ``(S, H, W)`` floats, in item order."""
+    specks = np.flatnonzero(world.small)
+    return torch.stack([torch.from_numpy(world.object_mask(int(i))) for i in specks]).float()
 
 
 def expected_spreads(comparison: Any) -> dict[str, tuple[float, float]]:
