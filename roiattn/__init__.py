@@ -25,7 +25,7 @@ from roiattn.models import METHODS, ROIAttentionNet, build_model
 from roiattn.profiles import Profile
 from roiattn.train import History, TrainSettings, fit
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "METHODS",
