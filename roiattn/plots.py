@@ -477,7 +477,8 @@ def plot_regions(
     pixels = denormalize(image)
     figure = plt.figure(figsize=(size, size * pixels.shape[0] / pixels.shape[1] + 0.3))
     ax = figure.subplots()
-    ax.imshow(pixels, interpolation="nearest")
+    # pixel edges at whole numbers, where the outlines are traced
+    ax.imshow(pixels, extent=(0, pixels.shape[1], pixels.shape[0], 0), interpolation="nearest")
     handles = []
     for index, mask in enumerate(masks):
         color = colors[index % len(colors)]
@@ -532,7 +533,9 @@ def plot_views(views: Mapping[str, Any], indices: Sequence[int], panel_size: flo
         for column, index in enumerate(indices):
             item = data[int(index)]
             ax = axes[row, column]
-            ax.imshow(denormalize(item["image"]), interpolation="nearest")
+            pixels = denormalize(item["image"])
+            height, width = pixels.shape[:2]
+            ax.imshow(pixels, extent=(0, width, height, 0), interpolation="nearest")
             _outline(ax, _as_plane(item["mask"]), "white")
             ax.set(xticks=[], yticks=[])
             if row == 0:
@@ -737,7 +740,9 @@ def plot_method_inputs(
     for row, (name, pixels) in enumerate(rows.items()):
         for column, item in enumerate(items):
             ax = axes[row, column]
-            ax.imshow(denormalize(pixels[column]), interpolation="nearest")
+            height, width = pixels.shape[-2:]
+            ax.imshow(denormalize(pixels[column]), extent=(0, width, height, 0),
+                      interpolation="nearest")  # fmt: skip
             if row == 0:
                 _outline(ax, _as_plane(item["mask"]), "red", width=2.0)
                 ax.set_title(_class_name(dataset, item), fontsize=9)

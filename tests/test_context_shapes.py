@@ -392,6 +392,9 @@ def test_plot_method_inputs_shows_what_each_kind_of_method_gets(world):
     panels = [ax for ax in figure.axes if ax.images]
     assert len(panels) == 3 * len(picked)
     item = world[picked[0]]
+    size = item["image"].shape[-1]  # the outlined row spans the outline's pixel-edge coordinates
+    edges = {tuple(ax.images[0].get_extent()) for ax in panels[: len(picked)]}
+    assert edges == {(0, size, size, 0)}
     whole, hard, crop = (panels[row * len(picked)].images[0].get_array() for row in range(3))
     np.testing.assert_allclose(whole, denormalize(item["image"]), atol=1e-6)
     outside = ~world.object_mask(picked[0])

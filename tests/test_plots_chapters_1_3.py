@@ -183,6 +183,8 @@ def test_regions_outlines_every_mask_and_names_them():
     image = torch.randn(3, 64, 64)
     figure = plots.plot_regions(image, [square_mask(), square_mask(at=40)], ["cup", "broccoli"])
     assert len(figure.axes) == 1
+    # the image's pixels span the pixel-edge coordinates the outlines are traced in
+    assert tuple(figure.axes[0].images[0].get_extent()) == (0, 64, 64, 0)
     legend = figure.axes[0].get_legend()
     assert [t.get_text() for t in legend.get_texts()] == ["cup", "broccoli"]
     with pytest.raises(ValueError, match="one name per mask"):

@@ -58,6 +58,8 @@ def test_plot_views_one_column_per_region_one_row_per_view():
     figure = plots.plot_views({"one": data, "two": data}, [0, 3, 5])
     assert len(figure.axes) == 6
     assert figure.axes[0].get_ylabel() == "one"
+    # each image's pixels span the pixel-edge coordinates its outline is traced in
+    assert {tuple(ax.images[0].get_extent()) for ax in figure.axes} == {(0, 16, 16, 0)}
     with pytest.raises(ValueError, match="same items"):
         plots.plot_views({"one": data, "two": TinyRegions(n=3, size=16)}, [0])
     with pytest.raises(ValueError, match="empty"):
