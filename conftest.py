@@ -21,21 +21,10 @@ os.environ.setdefault("TQDM_MININTERVAL", "10")
 # The book build (which trains every chapter's runs), tests/test_findings.py (which checks chapter
 # 5's comparison, loading the runs the build saved) and tests/test_exercise_checks.py (which runs
 # the chapters again on those runs, feeding every exercise check its typical mistakes) run in
-# this order in one process. Chapters 1-3 load no saved runs, so their exercise checks need not
-# wait for the build: each is a unit of its own, which the other process takes while the book
-# builds. Every other file is a unit of its own (a notebook's cells share a kernel, a module's
-# fixtures its process).
+# this order in one process. Every other file is a unit of its own (a notebook's cells share a
+# kernel, a module's fixtures its process).
 BOOK = ("test_book.py", "test_findings.py", "test_exercise_checks.py")
 FIRST = {name: rank for rank, name in enumerate((*BOOK, "test_synthetic_source.py"))}
-NO_RUNS = tuple(f"[{chapter}]" for chapter in ("01_masks", "02_attention_branch", "03_noop_init"))
-
-
-def unit(nodeid: str) -> str:
-    """The unit of work a test belongs to: ``"book"``, or a file, or one chapter's checks."""
-    file = nodeid.split("::", 1)[0]
-    if file.endswith("test_exercise_checks.py") and nodeid.endswith(NO_RUNS):
-        return nodeid
-    return "book" if file.rsplit("/", 1)[-1] in BOOK else file
 
 
 def pytest_collection_modifyitems(items):
@@ -48,13 +37,14 @@ def pytest_collection_modifyitems(items):
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """With pytest-xdist (``-n 2``, the default here), one process builds the book while the
-    other runs everything else: units of work are those of :func:`unit`, in the order above.
-    (xdist's own ``xdist_group`` marks do nothing under pytest 9.)"""
+    other runs everything else: units of work are whole files, in the order above, and the two
+    book files are one unit. (xdist's own ``xdist_group`` marks do nothing under pytest 9.)"""
     from xdist.scheduler import LoadScopeScheduling
 
     class BookFirst(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return unit(nodeid)
+            file = nodeid.split("::", 1)[0]
+            return "book" if file.rsplit("/", 1)[-1] in BOOK else file
 
     return BookFirst(config, log)
 
@@ -63,5 +53,5 @@ def pytest_runtest_setup(item):
     """In the process that does not build the book, give way to it: the build is the longest
     unit, so the suite ends when it does (its chapters' kernels and the other tests' children
     inherit their process's priority)."""
-    if os.environ.get("PYTEST_XDIST_WORKER") and unit(item.nodeid) != "book" and os.nice(0) == 0:
+    if os.environ.get("PYTEST_XDIST_WORKER") and item.path.name not in BOOK and os.nice(0) == 0:
         os.nice(5)

@@ -16,10 +16,9 @@ The mistakes are chosen for the data the suite runs the book on, COCO's coco-min
 synthetic fallback's balanced classes the class with the most errors is also the one with the
 lowest recall, chapter 4's exercise 3), and the test would say so by name.
 
-Chapters 4 to 9 run in the book build's process after ``tests/test_book.py`` and
-``tests/test_findings.py`` (``unit`` in ``conftest.py``), so they load the runs the build saved
-under ``$ROIATTN_DATA/results``; no mistake trains anything. Chapters 1 to 3, which load no runs,
-run in the other process while the book builds. About three minutes on two CPU cores.
+It runs in the book build's process after ``tests/test_book.py`` and ``tests/test_findings.py``
+(``BOOK`` in ``conftest.py``), so chapters 5 to 7 load the runs the build saved under
+``$ROIATTN_DATA/results``; no mistake trains anything. About three minutes on two CPU cores.
 """
 
 from __future__ import annotations
