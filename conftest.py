@@ -6,6 +6,8 @@ Passive waiting costs nothing when the machine is otherwise idle.
 """
 
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -25,6 +27,16 @@ os.environ.setdefault("TQDM_MININTERVAL", "10")
 # kernel, a module's fixtures its process).
 BOOK = ("test_book.py", "test_findings.py", "test_exercise_checks.py")
 FIRST = {name: rank for rank, name in enumerate((*BOOK, "test_synthetic_source.py"))}
+
+
+def pytest_report_header(config):
+    """What the run has to work with, at the top of its report: a full disk or too few cores
+    fail tests in ways that look like bugs."""
+    data = os.environ.get("ROIATTN_DATA")
+    folders = {"temporary files": tempfile.gettempdir(), "ROIATTN_DATA": data}
+    free = [f"{shutil.disk_usage(path).free / 2**30:.1f} GiB free for {name} ({path})"
+            for name, path in folders.items() if path and os.path.isdir(path)]  # fmt: skip
+    return f"{os.cpu_count()} CPUs; " + "; ".join(free)
 
 
 def pytest_collection_modifyitems(items):
