@@ -80,8 +80,7 @@ def plot_scenes(
         image = item["image"]
         pixels = denormalize(image) if isinstance(image, torch.Tensor) else np.asarray(image)
         mask = _as_plane(item["mask"])
-        height, width = mask.shape
-        ax.imshow(pixels, extent=(0, width, height, 0), interpolation="nearest")
+        _image(ax, pixels, mask.shape)
         _outline(ax, mask, outline)
         ax.set_title(f"{_class_name(dataset, item)} ({int(item['area'])} px)", fontsize=9)
     if title:
@@ -128,6 +127,14 @@ def outline_lines(mask: np.ndarray) -> list[np.ndarray]:
     return list(contour_generator(xs, ys, grid).lines(0.5))
 
 
+def _image(ax: Any, array: Any, shape: tuple[int, ...] | None = None, **style: Any) -> Any:
+    """``ax.imshow(array)`` over the pixel edges of an image of ``shape`` (default: the array's
+    own), where :func:`outline_lines` traces outlines: pixel ``(i, j)`` covers ``[j, j + 1] x
+    [i, i + 1]``, so a coarser map spread over the input's shape lines up with it too."""
+    height, width = (shape or np.shape(array))[:2]
+    return ax.imshow(array, extent=(0, width, height, 0), interpolation="nearest", **style)
+
+
 def _outline(
     ax: Any,
     mask: np.ndarray,
@@ -166,7 +173,6 @@ def plot_mask_resizing(
     if not modes:
         raise ValueError("modes is empty: give at least one resize mode")
     height, width = plane.shape
-    extent = (0, width, height, 0)
     columns = len(sizes) + 1
     figure = plt.figure(figsize=(panel_size * columns, panel_size * len(modes) + 0.3))
     axes = figure.subplots(len(modes), columns, squeeze=False)
@@ -175,11 +181,11 @@ def plot_mask_resizing(
     for row, mode in enumerate(modes):
         ax = axes[row, 0]
         if image is not None and row == 0:
-            ax.imshow(denormalize(image), extent=extent, interpolation="nearest")
+            _image(ax, denormalize(image), plane.shape)
             _outline(ax, plane, "white", lines=outline)
             ax.set_title(f"input {height}×{width}", fontsize=9)
         else:
-            ax.imshow(plane, extent=extent, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            _image(ax, plane, cmap="gray", vmin=0, vmax=1)
             _outline(ax, plane, "tab:orange", width=0.8, lines=outline)
             if row == 0:
                 ax.set_title(f"mask {height}×{width}", fontsize=9)
@@ -187,7 +193,7 @@ def plot_mask_resizing(
         for column, (name, size) in enumerate(sizes.items(), start=1):
             small = resize_mask(source, size, mode)[0, 0].numpy()
             ax = axes[row, column]
-            ax.imshow(small, extent=extent, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            _image(ax, small, plane.shape, cmap="gray", vmin=0, vmax=1)
             _outline(ax, plane, "tab:orange", width=0.8, lines=outline)
             peak = float(small.max())
             ax.text(
@@ -477,8 +483,7 @@ def plot_regions(
     pixels = denormalize(image)
     figure = plt.figure(figsize=(size, size * pixels.shape[0] / pixels.shape[1] + 0.3))
     ax = figure.subplots()
-    # pixel edges at whole numbers, where the outlines are traced
-    ax.imshow(pixels, extent=(0, pixels.shape[1], pixels.shape[0], 0), interpolation="nearest")
+    _image(ax, pixels)
     handles = []
     for index, mask in enumerate(masks):
         color = colors[index % len(colors)]
@@ -533,9 +538,7 @@ def plot_views(views: Mapping[str, Any], indices: Sequence[int], panel_size: flo
         for column, index in enumerate(indices):
             item = data[int(index)]
             ax = axes[row, column]
-            pixels = denormalize(item["image"])
-            height, width = pixels.shape[:2]
-            ax.imshow(pixels, extent=(0, width, height, 0), interpolation="nearest")
+            _image(ax, denormalize(item["image"]))
             _outline(ax, _as_plane(item["mask"]), "white")
             ax.set(xticks=[], yticks=[])
             if row == 0:
@@ -740,9 +743,7 @@ def plot_method_inputs(
     for row, (name, pixels) in enumerate(rows.items()):
         for column, item in enumerate(items):
             ax = axes[row, column]
-            height, width = pixels.shape[-2:]
-            ax.imshow(denormalize(pixels[column]), extent=(0, width, height, 0),
-                      interpolation="nearest")  # fmt: skip
+            _image(ax, denormalize(pixels[column]))
             if row == 0:
                 _outline(ax, _as_plane(item["mask"]), "red", width=2.0)
                 ax.set_title(_class_name(dataset, item), fontsize=9)
@@ -771,24 +772,21 @@ def plot_region_attention(
     each shown at the input's extent so that it lines up with the region."""
     plane = _as_plane(mask)
     pixels = denormalize(image)
-    height, width = plane.shape
     if pixels.shape[:2] != plane.shape:
         raise ValueError(f"mask {plane.shape} and image {pixels.shape[:2]} differ in size")
-    extent = (0, width, height, 0)
     columns = 2 + len(maps)
     figure = plt.figure(figsize=(panel_size * columns + 0.6, panel_size + 0.55))
     axes = figure.subplots(1, columns, squeeze=False)[0]
-    axes[0].imshow(pixels, extent=extent, interpolation="nearest")
+    _image(axes[0], pixels)
     _outline(axes[0], plane, "white")
     axes[0].set_title(title or "input", fontsize=8)
-    axes[1].imshow(plane, cmap="gray", vmin=0, vmax=1, extent=extent, interpolation="nearest")
+    _image(axes[1], plane, cmap="gray", vmin=0, vmax=1)
     axes[1].set_title(f"mask: {int((plane > 0.5).sum())} px", fontsize=8)
     planes = {point: _as_plane(value) for point, value in maps.items()}
     top = max((float(v.max()) for v in planes.values()), default=0.0) or 1.0
     shown = None
     for ax, (point, value) in zip(axes[2:], planes.items(), strict=True):
-        shown = ax.imshow(value, cmap="magma", vmin=0, vmax=top, extent=extent,
-                          interpolation="nearest")  # fmt: skip
+        shown = _image(ax, value, plane.shape, cmap="magma", vmin=0, vmax=top)
         ax.set_title(
             f"{point} {value.shape[0]}×{value.shape[1]}\nmax {value.max():.2g}", fontsize=8
         )
